@@ -1,0 +1,26 @@
+# Two entry points for a fresh clone: `make demo` and `make test` (both set up .venv first).
+VENV ?= .venv
+STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
+export PATH := $(abspath $(VENV))/bin:$(PATH)
+CORES ?= 2
+
+.PHONY: demo test setup clean-demo
+
+setup: $(STAMP)
+
+# torch, torchvision and nnunetv2 come pinned from pyproject.toml in one resolve.
+$(STAMP): pyproject.toml
+	test -x $(VENV)/bin/python || python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e ".[test]"
+	rm -f $(VENV)/.installed-* && touch $@
+
+demo: $(STAMP)
+	neovert keygen --if-missing
+	snakemake --cores $(CORES)
+
+test: $(STAMP)
+	python -m pytest -ra
+
+clean-demo:
+	rm -rf results logs benchmarks data/demo .snakemake

@@ -1,0 +1,90 @@
+"""`neovert` command line: the stages that make sense outside Snakemake, for humans and tests."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from neovert import __version__, log
+
+DEFAULT_SECRETS = Path("~/.config/neovert")
+
+
+def _synth(args: argparse.Namespace) -> None:
+    from neovert.synth import generate_cohort
+
+    generate_cohort(args.out, scale=args.scale, seed=args.seed, per_hospital=args.per_hospital, workers=args.workers)
+
+
+def _keygen(args: argparse.Namespace) -> None:
+    from neovert.pseudonym import create_key
+
+    path = args.path.expanduser()
+    if path.exists() and args.if_missing:
+        return
+    logging.info("pseudonymization key written to %s (owner-only); back it up", create_key(path))
+
+
+def _split(args: argparse.Namespace) -> None:
+    from neovert import split
+
+    manifest = split.load_manifests([args.manifest])
+    fractions = dict(zip(split.SETS, args.fractions))
+    split.split_cohort(manifest, fractions, args.seed, args.out)
+
+
+def _evaluate(args: argparse.Namespace) -> None:
+    from neovert import __version__ as version
+    from neovert import evaluate
+    from neovert.io import read_tsv
+
+    cases = read_tsv(args.cases) if args.cases else None
+    per_image = evaluate.score_folder(args.pred, args.truth, cases)
+    evaluate.write_tables(per_image, args.out, {"code_version": version,
+                                                "predictions_hash": evaluate.hash_folder(args.pred)})
+
+
+def parser() -> argparse.ArgumentParser:
+    main = argparse.ArgumentParser(prog="neovert", description=__doc__)
+    main.add_argument("--version", action="version", version=__version__)
+    commands = main.add_subparsers(required=True, metavar="COMMAND")
+
+    synth = commands.add_parser("synth", help="generate the synthetic multi-hospital demo cohort")
+    synth.add_argument("--out", type=Path, required=True)
+    synth.add_argument("--scale", type=float, default=0.01, help="share of the paper's 14,660 images (1.0 = all)")
+    synth.add_argument("--seed", type=int, default=102)
+    synth.add_argument("--per-hospital", type=int, default=None, help="images per hospital, overriding --scale")
+    synth.add_argument("--workers", type=int, default=1)
+    synth.set_defaults(run=_synth)
+
+    keygen = commands.add_parser("keygen", help="create the pseudonymization key (owner-only file)")
+    keygen.add_argument("path", type=Path, nargs="?", default=DEFAULT_SECRETS / "pseudonym.key")
+    keygen.add_argument("--if-missing", action="store_true", help="do nothing when the key exists")
+    keygen.set_defaults(run=_keygen)
+
+    split = commands.add_parser("split", help="patient-level stratified split of a manifest TSV")
+    split.add_argument("--manifest", type=Path, required=True,
+                       help="TSV with case_id, patient_id, hospital, ga_group, bw_group (optional family_id, tube)")
+    split.add_argument("--out", type=Path, required=True)
+    split.add_argument("--seed", type=int, default=102)
+    split.add_argument("--fractions", type=float, nargs=3, default=(11860, 1400, 1400), metavar=("TRAIN", "VAL", "TEST"))
+    split.set_defaults(run=_split)
+
+    evaluate = commands.add_parser("evaluate", help="score two folders of label maps and write the tables")
+    evaluate.add_argument("--pred", type=Path, required=True)
+    evaluate.add_argument("--truth", type=Path, required=True)
+    evaluate.add_argument("--out", type=Path, required=True)
+    evaluate.add_argument("--cases", type=Path, help="TSV with case_id, patient_id, hospital, ga_group, bw_group")
+    evaluate.set_defaults(run=_evaluate)
+    return main
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    log.setup()
+    args.run(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,91 @@
+"""Metadata stripping: de-identified DICOM -> a NIfTI holding only pixels and spacing.
+
+The NIfTI is built from the bare pixel array (never from SimpleITK's DICOM reader, which copies
+every tag into the output header). Presentation is normalised so that bone is bright in every
+file: MONOCHROME1 is inverted on its stored range, then Rescale Slope/Intercept applied. The
+manifest records what was applied and where the spacing came from; a file without usable
+spacing is quarantined, never given a silent 1.0.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pydicom
+
+from neovert.io import read_tsv, write_image, write_tsv
+
+STAGE_VERSION = "1"
+log = logging.getLogger(__name__)
+
+MANIFEST_COLUMNS = [
+    "case_id", "hospital", "patient_id", "ga_group", "bw_group", "sex", "tube", "rows", "cols",
+    "spacing_row_mm", "spacing_col_mm", "spacing_source", "photometric", "inverted",
+    "rescale_slope", "rescale_intercept",
+]
+
+
+class NoSpacing(ValueError):
+    """Neither Pixel Spacing nor Imager Pixel Spacing holds two positive numbers."""
+
+
+def spacing_of(dataset: pydicom.Dataset) -> tuple[tuple[float, float], str]:
+    """(row, col) spacing in mm and its source.
+
+    Pixel Spacing (calibrated, in the patient plane) wins; otherwise Imager Pixel Spacing
+    (detector plane) divided by the Estimated Radiographic Magnification Factor when present.
+    """
+    for keyword in ("PixelSpacing", "ImagerPixelSpacing"):
+        values = [float(v) for v in dataset.get(keyword) or []]
+        if len(values) == 2 and min(values) > 0:
+            if keyword == "PixelSpacing":
+                return (values[0], values[1]), keyword
+            factor = float(dataset.get("EstimatedRadiographicMagnificationFactor") or 0)
+            if factor > 0:
+                return (values[0] / factor, values[1] / factor), "ImagerPixelSpacing/ERMF"
+            return (values[0], values[1]), keyword
+    raise NoSpacing("no usable PixelSpacing or ImagerPixelSpacing")
+
+
+def presentation_pixels(dataset: pydicom.Dataset) -> tuple[np.ndarray, dict]:
+    """Pixels as float32 with bone bright, plus what was applied to get there."""
+    stored = dataset.pixel_array.astype(np.float64)
+    photometric = str(dataset.PhotometricInterpretation)
+    if photometric not in ("MONOCHROME1", "MONOCHROME2"):
+        raise ValueError(f"unsupported photometric interpretation {photometric}")
+    inverted = photometric == "MONOCHROME1"
+    if inverted:
+        stored = (2 ** int(dataset.BitsStored) - 1) - stored
+    slope = float(dataset.get("RescaleSlope", 1) or 1)
+    intercept = float(dataset.get("RescaleIntercept", 0) or 0)
+    applied = {"photometric": photometric, "inverted": int(inverted),
+               "rescale_slope": slope, "rescale_intercept": intercept}
+    return (stored * slope + intercept).astype(np.float32), applied
+
+
+def strip_hospital(deid_dir: Path, out_dir: Path) -> dict[str, int]:
+    """Convert every case in deid_dir/cases.tsv to out_dir/images/<case>.nii.gz + manifest.tsv."""
+    cases = read_tsv(deid_dir / "cases.tsv")
+    rows, quarantine = [], []
+    for case in cases.itertuples(index=False):
+        source = deid_dir / "dicom" / f"{case.case_id}.dcm"
+        try:
+            dataset = pydicom.dcmread(source)
+            spacing, spacing_source = spacing_of(dataset)
+            pixels, applied = presentation_pixels(dataset)
+        except Exception as error:  # one bad file must not stop the hospital
+            reason = "no_usable_spacing" if isinstance(error, NoSpacing) else "unconvertible"
+            log.warning("%s quarantined: %s (%s)", case.case_id, reason, type(error).__name__)
+            quarantine.append({"case_id": case.case_id, "reason": reason, "detail": str(error)[:200]})
+            continue
+        write_image(out_dir / "images" / f"{case.case_id}.nii.gz", pixels, spacing)
+        rows.append({**case._asdict(), "rows": pixels.shape[0], "cols": pixels.shape[1],
+                     "spacing_row_mm": spacing[0], "spacing_col_mm": spacing[1],
+                     "spacing_source": spacing_source, **applied})
+    write_tsv(pd.DataFrame(rows, columns=MANIFEST_COLUMNS), out_dir / "manifest.tsv")
+    write_tsv(pd.DataFrame(quarantine, columns=["case_id", "reason", "detail"]), out_dir / "quarantine.tsv")
+    log.info("%d converted, %d quarantined", len(rows), len(quarantine))
+    return {"converted": len(rows), "quarantined": len(quarantine)}

@@ -1,0 +1,47 @@
+# Helpers shared by the rule files: config lookups, path helpers, input functions. No rules here.
+
+import importlib
+import os
+from pathlib import Path
+
+from neovert import nnunet
+
+HOSPITALS = config["cohort"]["hospitals"]
+COHORT = config["cohort"]["root"]
+DEMO_COHORT = "data/demo"
+SETUP = config["nnunet"]["setups"][config["nnunet"]["setup"]]
+NNUNET_PATHS = nnunet.Paths(
+    Path("results/nnunet"), config["nnunet"]["dataset_id"], config["nnunet"]["dataset_name"]
+)
+# what planning depends on: a new training budget must not redo the preprocessing
+PLANNING = {
+    k: v for k, v in SETUP.items() if k in ("plans", "configuration", "device", "target_spacing_mm", "patch_size", "batch_size")
+}
+MODEL = NNUNET_PATHS.model_folder(nnunet.Setup(**SETUP))
+CHECKPOINT = f"{MODEL}/fold_{SETUP.get('fold', 0)}/checkpoint_final.pth"
+
+
+wildcard_constraints:
+    hospital="|".join(HOSPITALS),
+
+
+def secrets_dir():
+    """Key and re-identification maps: NEOVERT_SECRETS_DIR wins over config (never in results/)."""
+    return os.environ.get("NEOVERT_SECRETS_DIR") or config["deid"]["secrets_dir"]
+
+
+def stage_version(stage):
+    """The stage module's STAGE_VERSION: bumping it reruns that stage and what depends on it."""
+    return importlib.import_module(f"neovert.{stage}").STAGE_VERSION
+
+
+def per_hospital(pattern):
+    """One path per configured hospital, e.g. for a stage's target rule."""
+    return expand(pattern, hospital=HOSPITALS)
+
+
+def config_hash():
+    """Hash of the whole validated config, printed on every result table."""
+    from neovert.provenance import hash_object
+
+    return hash_object(config)

@@ -1,0 +1,21 @@
+# Keep the largest 8-connected component per vertebra class; lungs untouched.
+
+
+rule postprocess_hospital:
+    input:
+        predictions="results/predict/{hospital}",
+    output:
+        labels=directory("results/postprocess/{hospital}"),
+    params:
+        stage_version=stage_version("postprocess"),
+    log:
+        "logs/postprocess/{hospital}/postprocess_hospital.log",
+    conda:
+        "../../envs/neovert.yaml"
+    script:
+        "../scripts/postprocess.py"
+
+
+rule postprocess:
+    input:
+        per_hospital("results/postprocess/{hospital}"),

@@ -1,0 +1,21 @@
+# The built-in demo cohort: generated only when cohort.root is data/demo and it is missing.
+
+
+rule synth:
+    output:
+        sheets=expand(DEMO_COHORT + "/{hospital}/clinical.csv", hospital=HOSPITALS),
+        cohort=DEMO_COHORT + "/cohort.json",
+    params:
+        out=DEMO_COHORT,
+        scale=config["synth"]["scale"],
+        seed=config["synth"]["seed"],
+        per_hospital=config["synth"]["per_hospital"],
+    threads: 2
+    log:
+        "logs/synth/synth.log",
+    benchmark:
+        "benchmarks/synth/synth.tsv"
+    conda:
+        "../../envs/neovert.yaml"
+    script:
+        "../scripts/synth.py"

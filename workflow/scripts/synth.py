@@ -1,0 +1,15 @@
+"""Snakemake adapter for `synth`: generate the demo cohort."""
+
+from pathlib import Path
+
+from neovert import log
+from neovert.synth import generate_cohort
+
+log.setup(snakemake.log[0])
+generate_cohort(
+    Path(snakemake.params.out),
+    scale=snakemake.params.scale,
+    seed=snakemake.params.seed,
+    per_hospital=snakemake.params.per_hospital,
+    workers=snakemake.threads,
+)
