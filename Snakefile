@@ -14,6 +14,13 @@ validate(config, "workflow/schemas/config.schema.yaml")
 
 
 include: "workflow/rules/common.smk"
+
+
+wildcard_constraints:
+    hospital="|".join(HOSPITALS),
+
+
+
 include: "workflow/rules/synth.smk"
 include: "workflow/rules/deid.smk"
 include: "workflow/rules/strip.smk"

@@ -42,10 +42,11 @@ def write_json(path: Path, obj: object) -> None:
     write_text(path, json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
 
 
-def write_tsv(frame: pd.DataFrame, path: Path) -> None:
-    """Tab-separated, no index, floats with 6 decimals: stable bytes across reruns."""
+def write_tsv(frame: pd.DataFrame, path: Path, float_format: str = "%.6f") -> None:
+    """Tab-separated, no index, fixed float format: stable bytes across reruns. Intermediate
+    tables that feed later arithmetic use "%.17g", which round-trips a float exactly."""
     with atomic_path(path) as tmp:
-        frame.to_csv(tmp, sep="\t", index=False, float_format="%.6f", lineterminator="\n")
+        frame.to_csv(tmp, sep="\t", index=False, float_format=float_format, lineterminator="\n")
 
 
 def read_tsv(path: Path) -> pd.DataFrame:

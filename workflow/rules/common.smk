@@ -1,4 +1,4 @@
-# Helpers shared by the rule files: config lookups, path helpers, input functions. No rules here.
+# Helpers for the .smk files: config lookups, path helpers, input functions (no rules here).
 
 import importlib
 import os
@@ -8,7 +8,6 @@ from neovert import nnunet
 
 HOSPITALS = config["cohort"]["hospitals"]
 COHORT = config["cohort"]["root"]
-DEMO_COHORT = "data/demo"
 SETUP = config["nnunet"]["setups"][config["nnunet"]["setup"]]
 NNUNET_PATHS = nnunet.Paths(
     Path("results/nnunet"), config["nnunet"]["dataset_id"], config["nnunet"]["dataset_name"]
@@ -21,10 +20,6 @@ MODEL = NNUNET_PATHS.model_folder(nnunet.Setup(**SETUP))
 CHECKPOINT = f"{MODEL}/fold_{SETUP.get('fold', 0)}/checkpoint_final.pth"
 
 
-wildcard_constraints:
-    hospital="|".join(HOSPITALS),
-
-
 def secrets_dir():
     """Key and re-identification maps: NEOVERT_SECRETS_DIR wins over config (never in results/)."""
     return os.environ.get("NEOVERT_SECRETS_DIR") or config["deid"]["secrets_dir"]
@@ -33,6 +28,11 @@ def secrets_dir():
 def stage_version(stage):
     """The stage module's STAGE_VERSION: bumping it reruns that stage and what depends on it."""
     return importlib.import_module(f"neovert.{stage}").STAGE_VERSION
+
+
+def clinical_sheet(wildcards):
+    """A hospital's delivery is found through its clinical sheet."""
+    return f"{COHORT}/{wildcards.hospital}/clinical.csv"
 
 
 def per_hospital(pattern):

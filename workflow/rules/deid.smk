@@ -3,7 +3,7 @@
 
 rule deid_hospital:
     input:
-        clinical=COHORT + "/{hospital}/clinical.csv",
+        clinical=clinical_sheet,
     output:
         dicom=directory("results/deid/{hospital}/dicom"),
         annotations=directory("results/deid/{hospital}/annotations"),

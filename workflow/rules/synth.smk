@@ -3,10 +3,9 @@
 
 rule synth:
     output:
-        sheets=expand(DEMO_COHORT + "/{hospital}/clinical.csv", hospital=HOSPITALS),
-        cohort=DEMO_COHORT + "/cohort.json",
+        sheets=per_hospital("data/demo/{hospital}/clinical.csv"),
+        cohort="data/demo/cohort.json",
     params:
-        out=DEMO_COHORT,
         scale=config["synth"]["scale"],
         seed=config["synth"]["seed"],
         per_hospital=config["synth"]["per_hospital"],

@@ -9,4 +9,4 @@ log.setup(snakemake.log[0])
 split = read_tsv(Path(snakemake.input.split))
 cases = split[(split.hospital == snakemake.wildcards.hospital) & (split.set == "test")]
 per_image = evaluate.score_folder(Path(snakemake.input.predictions), Path(snakemake.input.truth), cases)
-write_tsv(per_image, Path(snakemake.output.per_image))
+write_tsv(per_image, Path(snakemake.output.per_image), float_format="%.17g")

@@ -7,7 +7,7 @@ from neovert.synth import generate_cohort
 
 log.setup(snakemake.log[0])
 generate_cohort(
-    Path(snakemake.params.out),
+    Path(snakemake.output.cohort).parent,
     scale=snakemake.params.scale,
     seed=snakemake.params.seed,
     per_hospital=snakemake.params.per_hospital,

@@ -1,0 +1,329 @@
+"""Evaluation stage: score predicted label maps against the ground truth and write the tables.
+
+Three levels, each labelled in its file: image (one row per case and class), patient (mean of a
+patient's images, as the paper's patient-level figures) and summaries (paper Tables 3 and 4,
+and the same per hospital, GA group and BW group).
+
+Aggregation rules, the same in every summary table:
+
+- DSC/IoU mean, SD and CI over every unit except both_empty ones; a miss or a spurious
+  prediction counts as 0.
+- HD95/MSD over finite values only (n_valid); the infinite values of misses and spurious
+  predictions are counted in n_missed / n_spurious, never averaged and never dropped silently.
+- 95% CI = mean ± 1.96·SD/√n with the sample SD (ddof = 1): the method that reproduces the
+  paper's Table 3 with n = images. Patient-level tables use n = patients and are wider; there a
+  patient counts as missed/spurious if any of its images is, as both_empty if all are.
+- Table 4: share of images with DSC >= cutoff (the >= convention is ours; the paper does not
+  say), misses as DSC 0, both_empty excluded.
+
+Outputs are byte-identical on rerun: rows sorted, floats fixed at 6 decimals, provenance given
+by the caller and no timestamps.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from neovert.io import read_image, write_text
+from neovert.metrics import CLASSES, confidence_interval, score_image
+from neovert.provenance import hash_files
+
+STAGE_VERSION = "1"
+
+log = logging.getLogger(__name__)
+
+ID_COLUMNS = ["case_id", "patient_id", "hospital", "ga_group", "bw_group"]
+METRICS = ["dsc", "iou", "hd95_mm", "msd_mm"]
+DIRECTED = ["msd_pred_to_truth_mm", "msd_truth_to_pred_mm"]
+PER_IMAGE_COLUMNS = [*ID_COLUMNS, "class", "status", *METRICS, *DIRECTED, "n_pred_px", "n_truth_px"]
+PATIENT_KEYS = ["patient_id", "hospital", "ga_group", "bw_group"]
+STATUSES = ["ok", "missed", "spurious", "both_empty"]
+TABLE_CLASSES = ["T1", "T7", "T12", "lung"]  # paper order: vertebrae first, lung (context) last
+DSC_CUTOFFS = [0.50, 0.60, 0.70, 0.75, 0.80, 0.90]
+UNKNOWN_GROUP = "unknown"
+
+METRIC_LABELS = {"dsc": "DSC", "iou": "IoU", "hd95_mm": "HD95 (mm)", "msd_mm": "MSD (mm)"}
+IMAGE_NOTE = "one row per case and class; +inf = exactly one mask empty (missed/spurious), NaN = undefined"
+PATIENT_NOTE = "mean of the patient's images per class; NaN (both_empty) skipped, +inf kept"
+SUMMARY_NOTE = (
+    "DSC/IoU over all units but both_empty (misses and spurious count as 0); HD95/MSD over the "
+    "n_valid finite values (misses and spurious are infinite: counted, not averaged); "
+    "95% CI = mean +/- 1.96*SD/sqrt(n), SD with ddof=1"
+)
+CUTOFF_NOTE = "share of images with DSC >= cutoff; misses and spurious count as DSC 0, both_empty excluded"
+
+
+def score_folder(pred_dir: Path, truth_dir: Path, cases: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Score ground-truth label maps against the predictions of the same name.
+
+    Files are ``<case_id>.nii.gz``; hidden files (interrupted writes) are ignored. The cases
+    scored are those of `cases` (case_id, patient_id, hospital, ga_group, bw_group; e.g. the
+    test rows of the split, while `truth_dir` also holds training cases), or every ground-truth
+    file without it; then each case is its own patient, the hospital is the case-id prefix before
+    the first "_" and the GA and BW groups are "unknown". A scored case without a prediction is
+    scored as an all-background prediction (a miss for every class present), so a failed
+    inference lowers the numbers instead of vanishing from them. Returns the per-image table
+    (PER_IMAGE_COLUMNS, one row per case and class), sorted by case_id, then class as in CLASSES.
+    """
+    truth_paths, pred_paths = _label_files(Path(truth_dir)), _label_files(Path(pred_dir))
+    orphans = sorted(set(pred_paths) - set(truth_paths))
+    if orphans:
+        raise ValueError(f"{len(orphans)} prediction(s) without ground truth, e.g. {', '.join(orphans[:3])}")
+    meta = _ids_metadata(sorted(truth_paths)) if cases is None else _table_metadata(cases)
+    case_ids = sorted(meta["case_id"])
+    no_truth = [c for c in case_ids if c not in truth_paths]
+    if no_truth:
+        raise ValueError(f"{len(no_truth)} case(s) without a ground-truth file, e.g. {', '.join(no_truth[:3])}")
+    unlisted = len(set(pred_paths) - set(case_ids))
+    if unlisted:
+        log.warning("%d prediction(s) of cases outside the case table not scored", unlisted)
+    if not case_ids:
+        log.warning("no cases to score")
+        return pd.DataFrame(columns=PER_IMAGE_COLUMNS)
+
+    rows = []
+    for case_id in case_ids:
+        truth, spacing = read_image(truth_paths[case_id])
+        if truth.ndim != 2:
+            raise ValueError(f"{case_id}: ground truth is not a 2D label map (shape {truth.shape})")
+        if case_id in pred_paths:
+            pred, pred_spacing = read_image(pred_paths[case_id])
+            _check_same_grid(case_id, pred.shape, truth.shape, pred_spacing, spacing)
+        else:
+            log.warning("%s: no prediction, scored as all background", case_id)
+            pred = np.zeros_like(truth)
+        rows += [{"case_id": case_id, **row} for row in score_image(pred, truth, spacing)]
+    log.info("scored %d cases (%d without prediction)", len(case_ids), len(set(case_ids) - set(pred_paths)))
+    table = pd.DataFrame(rows).merge(meta, on="case_id", how="left", validate="many_to_one")
+    return _sort(table, ["case_id"], list(CLASSES))[PER_IMAGE_COLUMNS]
+
+
+def write_tables(per_image: pd.DataFrame, out_dir: Path, provenance: dict[str, str]) -> list[Path]:
+    """Write the per-image, per-patient and summary tables (TSV, plus Markdown for summaries).
+
+    Every file starts with the provenance ("# key: value" lines in TSVs, readable back with
+    ``pd.read_csv(path, sep="\\t", comment="#")``; a bullet list in Markdown). Returns the paths
+    written, in writing order.
+    """
+    missing = sorted(set(PER_IMAGE_COLUMNS) - set(per_image.columns))
+    if missing:
+        raise ValueError(f"per-image table lacks columns {missing}")
+    for key, value in provenance.items():
+        if any(ch in f"{key}{value}" for ch in "\r\n"):
+            raise ValueError(f"provenance {key!r} must fit on one line")
+    out_dir = Path(out_dir)
+    per_image = _sort(per_image[PER_IMAGE_COLUMNS], ["case_id"], list(CLASSES))
+    per_patient = patient_table(per_image)
+    images, patients = _image_units(per_image), _patient_units(per_patient)
+
+    tables = [  # (file stem, title, note, table, with a Markdown twin)
+        ("per_image", "Per-image metrics", IMAGE_NOTE, per_image, False),
+        ("per_patient", "Per-patient metrics", PATIENT_NOTE, per_patient, False),
+        ("table3", "Table 3, image level (n = images)", SUMMARY_NOTE, summarise(images, [], "images"), True),
+        (
+            "table3_patient",
+            "Table 3, patient level (n = patients)",
+            SUMMARY_NOTE,
+            summarise(patients, [], "patients"),
+            True,
+        ),
+        ("table4", "Table 4, image level (n = images)", CUTOFF_NOTE, cutoff_table(per_image), True),
+    ]
+    for column, name in (("hospital", "hospital"), ("ga_group", "GA group"), ("bw_group", "BW group")):
+        title = f"By {name}, image level (n = images)"
+        tables.append((f"by_{column}", title, SUMMARY_NOTE, summarise(images, [column], "images"), True))
+
+    written = []
+    for stem, title, note, frame, markdown in tables:
+        header = {**provenance, "table": title, "note": note}
+        written.append(_write_tsv(out_dir / f"{stem}.tsv", frame, header))
+        if markdown:
+            written.append(_write_markdown(out_dir / f"{stem}.md", frame, title, header))
+    return written
+
+
+def patient_table(per_image: pd.DataFrame) -> pd.DataFrame:
+    """Mean of each patient's images per class, with the image counts by status.
+
+    Means skip NaN (both_empty images) and keep +inf, so one missed image makes the patient's
+    HD95/MSD infinite: a patient-level miss stays visible.
+    """
+    counts = [f"n_{status}" for status in STATUSES]
+    flagged = per_image.assign(**{f"n_{status}": per_image["status"].eq(status) for status in STATUSES})
+    grouped = flagged.groupby([*PATIENT_KEYS, "class"], sort=False, dropna=False)
+    table = grouped[counts].sum().astype(int).join(grouped[[*METRICS, *DIRECTED]].mean())
+    table.insert(0, "n_images", grouped.size())
+    table = table.reset_index()
+    clashes = table.loc[table.duplicated(["patient_id", "class"]), "patient_id"].unique()
+    if len(clashes):
+        raise ValueError(f"patient(s) with inconsistent hospital/GA/BW over their images: {', '.join(clashes[:3])}")
+    return _sort(table, ["patient_id"], list(CLASSES))
+
+
+def summarise(units: pd.DataFrame, by: list[str], unit: str) -> pd.DataFrame:
+    """Table 3 columns per class (and per `by` group): counts, then mean, SD, CI of each metric.
+
+    `units` has one row per unit (image or patient) and class, with the metric columns and the
+    boolean columns missed, spurious, both_empty; `unit` names the count column (n_images or
+    n_patients).
+    """
+    columns = [*by, "class", f"n_{unit}", *(["n_patients"] if by else []), "n_valid"]
+    columns += [f"n_{flag}" for flag in ("missed", "spurious", "both_empty")]
+    columns += [f"{metric}_{part}" for metric in METRICS for part in ("mean", "sd", "ci_low", "ci_high")]
+    rows = []
+    for key, group in units.groupby([*by, "class"], sort=False, dropna=False):
+        row = dict(zip([*by, "class"], key))
+        row[f"n_{unit}"] = len(group)
+        if by:
+            row["n_patients"] = group["patient_id"].nunique()
+        row["n_valid"] = int(np.isfinite(group["hd95_mm"].to_numpy(float)).sum())
+        for flag in ("missed", "spurious", "both_empty"):
+            row[f"n_{flag}"] = int(group[flag].sum())
+        for metric in METRICS:
+            row.update(_describe(metric, group[metric].to_numpy(float)))
+        rows.append(row)
+    return _sort(pd.DataFrame(rows, columns=columns), by, TABLE_CLASSES)
+
+
+def cutoff_table(per_image: pd.DataFrame) -> pd.DataFrame:
+    """Paper Table 4: share of images with DSC >= each cutoff, overall ("all") and per hospital."""
+    scored = per_image[per_image["status"] != "both_empty"]
+    rows = []
+    for block in (scored.assign(hospital="all"), scored):
+        for (hospital, name), group in block.groupby(["hospital", "class"], sort=False):
+            dsc = group["dsc"].to_numpy(float)
+            row = {"hospital": hospital, "class": name, "n_images": len(dsc)}
+            row.update({f"dsc_ge_{cut:.2f}": float(np.mean(dsc >= cut)) for cut in DSC_CUTOFFS})
+            rows.append(row)
+    columns = ["hospital", "class", "n_images", *(f"dsc_ge_{cut:.2f}" for cut in DSC_CUTOFFS)]
+    table = pd.DataFrame(rows, columns=columns)
+    table["block"] = (table["hospital"] != "all").astype(int)
+    return _sort(table, ["block", "hospital"], TABLE_CLASSES).drop(columns="block")
+
+
+def hash_folder(path: Path) -> str:
+    """sha256 over the sorted (relative name, bytes) of every file under `path`.
+
+    Hidden files and folders (leftovers of interrupted atomic writes) are skipped, so the hash
+    names exactly the files a reader of the folder would use.
+    """
+    path = Path(path)
+    files = [
+        p
+        for p in path.rglob("*")
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
+    ]
+    return hash_files(files, path)
+
+
+def _label_files(folder: Path) -> dict[str, Path]:
+    if not folder.is_dir():
+        raise ValueError(f"not a folder: {folder}")
+    return {
+        p.name.removesuffix(".nii.gz"): p for p in folder.glob("*.nii.gz") if not p.name.startswith(".")
+    }
+
+
+def _ids_metadata(case_ids: list[str]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "case_id": case_ids,
+            "patient_id": case_ids,
+            "hospital": [c.split("_", 1)[0] for c in case_ids],
+            "ga_group": UNKNOWN_GROUP,
+            "bw_group": UNKNOWN_GROUP,
+        },
+        columns=ID_COLUMNS,
+    )
+
+
+def _table_metadata(cases: pd.DataFrame) -> pd.DataFrame:
+    lacking = sorted(set(ID_COLUMNS) - set(cases.columns))
+    if lacking:
+        raise ValueError(f"case table lacks columns {lacking}")
+    meta = cases[ID_COLUMNS].copy()
+    meta[["ga_group", "bw_group"]] = meta[["ga_group", "bw_group"]].fillna(UNKNOWN_GROUP)
+    meta = meta.astype(str)
+    doubled = meta.loc[meta["case_id"].duplicated(), "case_id"].unique()
+    if len(doubled):
+        raise ValueError(f"case table lists case(s) twice: {', '.join(doubled[:3])}")
+    return meta
+
+
+def _check_same_grid(
+    case_id: str,
+    pred_shape: tuple[int, ...],
+    truth_shape: tuple[int, ...],
+    pred_spacing: tuple[float, float],
+    truth_spacing: tuple[float, float],
+) -> None:
+    """Refuse to score a prediction on another grid: its numbers would be silently wrong."""
+    if pred_shape != truth_shape:
+        raise ValueError(f"{case_id}: prediction shape {pred_shape} differs from ground truth {truth_shape}")
+    if not all(math.isclose(p, t, rel_tol=1e-6) for p, t in zip(pred_spacing, truth_spacing)):
+        raise ValueError(f"{case_id}: prediction spacing {pred_spacing} differs from ground truth {truth_spacing}")
+
+
+def _image_units(per_image: pd.DataFrame) -> pd.DataFrame:
+    flags = {flag: per_image["status"].eq(flag) for flag in ("missed", "spurious", "both_empty")}
+    return per_image.assign(**flags)
+
+
+def _patient_units(per_patient: pd.DataFrame) -> pd.DataFrame:
+    """A patient counts as missed/spurious if any image is, as both_empty if all images are."""
+    return per_patient.assign(
+        missed=per_patient["n_missed"] > 0,
+        spurious=per_patient["n_spurious"] > 0,
+        both_empty=per_patient["n_both_empty"] == per_patient["n_images"],
+    )
+
+
+def _describe(metric: str, values: np.ndarray) -> dict[str, float]:
+    finite = values[np.isfinite(values)]
+    n = finite.size
+    mean = float(finite.mean()) if n else math.nan
+    sd = float(finite.std(ddof=1)) if n > 1 else math.nan
+    low, high = confidence_interval(mean, sd, n)
+    return {f"{metric}_mean": mean, f"{metric}_sd": sd, f"{metric}_ci_low": low, f"{metric}_ci_high": high}
+
+
+def _sort(frame: pd.DataFrame, columns: list[str], class_order: list[str]) -> pd.DataFrame:
+    """Rows by `columns`, then class in `class_order`: the one row order every rerun gets."""
+    rank = {name: i for i, name in enumerate(class_order)}
+    ordered = frame.assign(_class_rank=frame["class"].map(rank)).sort_values([*columns, "_class_rank"], kind="stable")
+    return ordered.drop(columns="_class_rank").reset_index(drop=True)
+
+
+def _write_tsv(path: Path, frame: pd.DataFrame, header: dict[str, str]) -> Path:
+    comments = "".join(f"# {key}: {value}\n" for key, value in header.items())
+    body = frame.to_csv(sep="\t", index=False, float_format="%.6f", na_rep="NaN", lineterminator="\n")
+    write_text(path, comments + body)
+    return path
+
+
+def _write_markdown(path: Path, frame: pd.DataFrame, title: str, header: dict[str, str]) -> Path:
+    """Human-readable twin: 4 decimals, metric quadruples as 'mean ± SD' and 'low–high'."""
+    shown = frame.copy()
+    for metric, label in METRIC_LABELS.items():
+        if f"{metric}_mean" in shown:
+            mean, sd, low, high = (shown.pop(f"{metric}_{part}") for part in ("mean", "sd", "ci_low", "ci_high"))
+            shown[f"{label} mean ± SD"] = [f"{_fmt(m)} ± {_fmt(s)}" for m, s in zip(mean, sd)]
+            shown[f"{label} 95% CI"] = [f"{_fmt(lo)}–{_fmt(hi)}" for lo, hi in zip(low, high)]
+    lines = [f"# {title}", "", *(f"- {key}: {value}" for key, value in header.items()), ""]
+    lines.append("| " + " | ".join(shown.columns) + " |")
+    lines.append("|" + "---|" * len(shown.columns))
+    for record in shown.itertuples(index=False):
+        lines.append("| " + " | ".join(_fmt(value) for value in record) + " |")
+    write_text(path, "\n".join(lines) + "\n")
+    return path
+
+
+def _fmt(value: object) -> str:
+    if isinstance(value, (float, np.floating)):
+        return "NA" if math.isnan(value) else f"{value:.4f}"
+    return str(value)

@@ -1,0 +1,102 @@
+"""Post-processing of predicted label maps: keep the largest connected component per vertebra.
+
+Each of T1, T7 and T12 occurs exactly once per radiograph, so any further island of a vertebra
+class is a false positive (typically the neighbouring vertebra). The paper removes them with
+connected-component labelling; we follow nnU-Net's own helper
+(``acvl_utils...remove_all_but_largest_component``) exactly:
+
+- full connectivity, i.e. 8-connected in 2D (diagonal neighbours touch); scipy's default
+  structure would be 4-connected and split diagonal staircases into islands;
+- every component tied for the largest size is kept (no arbitrary tie-break);
+- removed pixels become background (0), other classes are left as they are. Lung is never
+  filtered: two lungs are two components by anatomy.
+
+Components are searched only inside the bounding box of the class, which holds all its pixels;
+that cuts the cost per class about twenty-fold on a 1024² map without changing the result.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+import SimpleITK as sitk
+from scipy import ndimage
+
+STAGE_VERSION = "1"
+
+VERTEBRA_LABELS = (2, 3, 4)
+
+log = logging.getLogger(__name__)
+
+
+def keep_largest_component(labels: np.ndarray, classes: Iterable[int] = VERTEBRA_LABELS) -> np.ndarray:
+    """Return a copy of `labels` where each class in `classes` keeps only its largest component(s)."""
+    out = labels.copy()
+    structure = np.ones((3,) * labels.ndim, dtype=bool)
+    for label in classes:
+        mask = labels == label
+        box = _bounding_box(mask)
+        if box is None:
+            continue
+        crop = mask[box]
+        components, n = ndimage.label(crop, structure=structure)
+        if n < 2:
+            continue
+        sizes = np.bincount(components.ravel())[1:]
+        drop = crop & ~np.isin(components, np.flatnonzero(sizes == sizes.max()) + 1)
+        out[box][drop] = 0
+    return out
+
+
+def _bounding_box(mask: np.ndarray) -> tuple[slice, ...] | None:
+    """Slices of the smallest box holding all True pixels (None if none).
+
+    Each axis is projected inside the band already found on the previous axes, so only the
+    first projection reads the whole image (scipy's find_objects is ~40x slower here).
+    """
+    box: list[slice] = []
+    for axis in range(mask.ndim):
+        band = mask[tuple(box)]
+        hits = np.flatnonzero(band.any(axis=tuple(a for a in range(mask.ndim) if a != axis)))
+        if hits.size == 0:
+            return None
+        box.append(slice(int(hits[0]), int(hits[-1]) + 1))
+    return tuple(box)
+
+
+def postprocess_folder(pred_dir: Path, out_dir: Path, classes: Iterable[int] = VERTEBRA_LABELS) -> list[str]:
+    """Apply keep_largest_component to every ``*.nii.gz`` of `pred_dir`, writing `out_dir`.
+
+    Each output keeps the input's name and geometry (spacing, origin, direction) and is uint8.
+    Files are written to a private temporary folder inside `out_dir` and moved into place with
+    an atomic rename, so a killed job never leaves a truncated label map under a final name.
+    Hidden files (leftover temporaries) are ignored. Returns the case ids processed, sorted.
+    """
+    pred_dir, out_dir = Path(pred_dir), Path(out_dir)
+    classes = tuple(classes)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = sorted(p for p in pred_dir.glob("*.nii.gz") if not p.name.startswith("."))
+    done: list[str] = []
+    tmp_dir = Path(tempfile.mkdtemp(prefix=".tmp-postprocess-", dir=out_dir))
+    try:
+        for path in paths:
+            case_id = path.name.removesuffix(".nii.gz")
+            image = sitk.ReadImage(str(path))
+            labels = sitk.GetArrayFromImage(image)
+            if not np.issubdtype(labels.dtype, np.integer) or labels.min() < 0 or labels.max() > 255:
+                raise ValueError(f"{case_id}: prediction is not a label map with values 0..255")
+            result = sitk.GetImageFromArray(keep_largest_component(labels, classes).astype(np.uint8))
+            result.CopyInformation(image)
+            tmp = tmp_dir / path.name
+            sitk.WriteImage(result, str(tmp), useCompression=True)
+            tmp.replace(out_dir / path.name)
+            done.append(case_id)
+    finally:
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+    log.info("post-processed %d predictions (classes %s)", len(done), classes)
+    return done

@@ -1,0 +1,58 @@
+import gzip
+
+import nibabel
+import numpy as np
+import pandas as pd
+import pytest
+
+from neovert.deid import deid_hospital
+from neovert.io import read_image
+from neovert.strip import NoSpacing, presentation_pixels, spacing_of, strip_hospital
+
+from ..conftest import korean_cr
+
+
+def test_monochrome1_is_inverted_on_its_stored_range_then_rescaled():
+    dataset = korean_cr()
+    dataset.RescaleSlope, dataset.RescaleIntercept = 2, -10
+    pixels, applied = presentation_pixels(dataset)
+    assert applied["inverted"] == 1
+    assert pixels[0, 0] == (4095 - 0) * 2 - 10 and pixels[0, 1] == (4095 - 4) * 2 - 10
+
+
+def test_spacing_source_is_recorded_and_never_silently_one():
+    dataset = korean_cr()  # ImagerPixelSpacing 0.15 only
+    assert spacing_of(dataset) == ((0.15, 0.15), "ImagerPixelSpacing")
+    dataset.EstimatedRadiographicMagnificationFactor = 1.5
+    assert spacing_of(dataset) == (pytest.approx((0.1, 0.1)), "ImagerPixelSpacing/ERMF")
+    dataset.PixelSpacing = [0.14, 0.13]
+    assert spacing_of(dataset) == ((0.14, 0.13), "PixelSpacing")
+    dataset.PixelSpacing = [0, 0]  # as Philips CR writes it: falls back, never 0
+    del dataset.ImagerPixelSpacing
+    with pytest.raises(NoSpacing):
+        spacing_of(dataset)
+
+
+def test_nifti_holds_pixels_and_spacing_only(tmp_path, key):
+    delivery = tmp_path / "H05"
+    (delivery / "dicom").mkdir(parents=True)
+    (delivery / "annotations").mkdir()
+    korean_cr().save_as(delivery / "dicom" / "a.dcm")
+    (delivery / "annotations" / "a.json").write_text('{"shapes": []}')
+    pd.DataFrame({"patient_key": ["2008-3"], "image_file": ["dicom/a.dcm"], "ga_weeks": ["30"],
+                  "bw_grams": ["1200"], "sex": ["M"], "tube": ["0"]}).to_csv(delivery / "clinical.csv", index=False)
+    deid_hospital(delivery, "H05", key, tmp_path / "deid", tmp_path / "map.tsv")
+    assert strip_hospital(tmp_path / "deid", tmp_path / "strip") == {"converted": 1, "quarantined": 0}
+    (path,) = (tmp_path / "strip" / "images").glob("*.nii.gz")
+    raw = path.read_bytes()
+    assert raw[3] & 0x08 == 0 and raw[4:8] == b"\0\0\0\0"  # gzip: no FNAME, MTIME 0
+    header = nibabel.load(path).header
+    assert header["descrip"].item() == b"" and header["aux_file"].item() == b"" and header["intent_name"].item() == b""
+    assert not header.extensions
+    for token in (b"2008-3", b"Agfa", b"CR250", b"INFINITT"):
+        assert token not in gzip.decompress(raw)
+    pixels, spacing = read_image(path)
+    assert spacing == pytest.approx((0.15, 0.15)) and pixels.shape == (32, 32)
+    assert np.array_equal(pixels, presentation_pixels(korean_cr())[0])
+    manifest = pd.read_csv(tmp_path / "strip" / "manifest.tsv", sep="\t")
+    assert manifest.spacing_source.tolist() == ["ImagerPixelSpacing"] and manifest.inverted.tolist() == [1]
