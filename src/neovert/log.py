@@ -19,3 +19,9 @@ def setup(log_file: str | Path | None = None, level: int = logging.INFO) -> None
         Path(log_file).parent.mkdir(parents=True, exist_ok=True)
         handlers.append(logging.FileHandler(log_file, mode="w", encoding="utf-8"))
     logging.basicConfig(level=level, format=FORMAT, handlers=handlers, force=True)
+    sys.excepthook = _log_uncaught
+
+
+def _log_uncaught(kind, error, trace) -> None:
+    """A crash's traceback goes to the rule's log file too, where auditors look for it."""
+    logging.getLogger("neovert").critical("uncaught exception", exc_info=(kind, error, trace))

@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -96,7 +97,13 @@ def _run(tool: str, *args: object, env: dict[str, str]) -> None:
     """Run one nnU-Net console script from this interpreter's environment; fail loudly."""
     command = [str(Path(sys.executable).with_name(tool)), *map(str, args)]
     log.info("running %s", " ".join(command))
-    subprocess.run(command, env=env, check=True, stdout=sys.stderr)
+    tail: list[str] = []
+    with subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as process:
+        for line in process.stdout:  # nnU-Net's own output goes into the rule's log
+            log.info("%s: %s", tool, line.rstrip())
+            tail = (tail + [line])[-20:]
+    if process.returncode:
+        raise RuntimeError(f"{tool} failed with exit code {process.returncode}; last output:\n{''.join(tail)}")
 
 
 def export_dataset(split_tsv: Path, images: Path, labels: Path, paths: Paths) -> int:
@@ -158,7 +165,7 @@ def plan_and_preprocess(paths: Paths, setup: Setup, splits_file: Path, threads: 
     env["nnUNet_n_proc_DA"] = str(threads)  # planning calls set_num_threads(n_proc_DA): 0 crashes it
     _run("nnUNetv2_extract_fingerprint", "-d", paths.dataset_id, "-np", threads, env=env)
     spacing = [] if setup.target_spacing_mm is None else [
-        "-overwrite_target_spacing", 999.0, setup.target_spacing_mm, setup.target_spacing_mm]
+        "-overwrite_target_spacing", _dummy_axis_spacing(paths), setup.target_spacing_mm, setup.target_spacing_mm]
     _run("nnUNetv2_plan_experiment", "-d", paths.dataset_id, "-overwrite_plans_name", setup.plans, *spacing, env=env)
     plans_file = paths.preprocessed / paths.dataset / f"{setup.plans}.json"
     if setup.patch_size or setup.batch_size:
@@ -174,6 +181,14 @@ def plan_and_preprocess(paths: Paths, setup: Setup, splits_file: Path, threads: 
         raise ValueError(f"fold {setup.fold} not in {splits_file} ({len(folds)} folds)")
     shutil.copyfile(splits_file, paths.preprocessed / paths.dataset / "splits_final.json")
     return plans_file
+
+
+def _dummy_axis_spacing(paths: Paths) -> float:
+    """nnU-Net gives 2D images a dummy first axis with a made-up spacing (999 x the largest
+    in-plane spacing). A target spacing must keep that axis at its median, or the planner
+    sees 0 slices and tries (and fails) to plan a 3D configuration."""
+    fingerprint = json.loads((paths.preprocessed / paths.dataset / "dataset_fingerprint.json").read_text())
+    return float(statistics.median(s[0] for s in fingerprint["spacings"]))
 
 
 def train(paths: Paths, setup: Setup, threads: int) -> Path:

@@ -25,12 +25,18 @@ def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.Compl
 
 def write_config(workdir: Path, **overrides: dict) -> Path:
     """The repository's config.yaml with per-section overrides, written into workdir."""
-    config = yaml.safe_load((REPO / "config.yaml").read_text())
-    for section, values in overrides.items():
-        config[section] = {**config.get(section, {}), **values}
+    config = _merge(yaml.safe_load((REPO / "config.yaml").read_text()), overrides)
     path = workdir / "config.yaml"
     path.write_text(yaml.safe_dump(config))
     return path
+
+
+def _merge(base: dict, changes: dict) -> dict:
+    """Nested dict update: only the keys a test names change."""
+    merged = dict(base)
+    for key, value in changes.items():
+        merged[key] = _merge(base.get(key, {}), value) if isinstance(value, dict) else value
+    return merged
 
 
 @pytest.fixture

@@ -18,9 +18,7 @@ pytestmark = pytest.mark.e2e
 CPU_STAGES = ("deid", "strip", "rasterize", "split")
 TINY = {"synth": {"per_hospital": 4},
         "split": {"fractions": {"train": 1, "val": 1, "test": 1}},
-        "nnunet": {"setups": {"demo": {"trainer": "nnUNetTrainer_NeoVertShort", "plans": "nnUNetPlansDemo",
-                                       "device": "cpu", "tta": False, "target_spacing_mm": 0.5,
-                                       "budget": {"epochs": 2, "iterations": 2, "val_iterations": 1}}}}}
+        "nnunet": {"setups": {"demo": {"budget": {"epochs": 2, "iterations": 2, "val_iterations": 1}}}}}
 
 
 @pytest.fixture(scope="module")

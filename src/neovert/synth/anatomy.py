@@ -1,0 +1,368 @@
+"""Per-image anatomy: body size from GA/BW, then every structure as primitives in body mm.
+
+The design goal is that T1, T7 and T12 can only be found by counting: C2-L5 are drawn with
+one vertebra model (rounded-rectangle centrum with a cortical rim, pedicles, disc gaps) whose
+size grows smoothly from C2 to L5, and the landmarks near them (clavicles near C6-T1, rib 1
+on T1, heart over T5-T10, diaphragm domes at T8-T10) are all jittered. Sizes are in the
+detector plane (already magnified). Numbers come from synthetic-cohort.md 2b-2d; the
+[E]-marked ones there are knobs, not facts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+
+from neovert.synth.primitives import Arc, Blob, Primitive, Region, Trunk
+
+LEVELS: tuple[str, ...] = (
+    tuple(f"C{i}" for i in range(2, 8)) + tuple(f"T{i}" for i in range(1, 13)) + tuple(f"L{i}" for i in range(1, 6))
+)
+_T1 = LEVELS.index("T1")
+MU_SOFT = 0.030  # soft tissue at ~36 keV, per mm (notes 2f)
+# T1 is about 0.8 x T12 in height and width; the same ratio per level continues into C and L.
+_GROWTH = 1.25 ** (1 / 11)
+
+
+@dataclasses.dataclass(frozen=True)
+class Scene:
+    """Everything drawn in one image, in body mm, plus what framing and labels need."""
+
+    trunk: Trunk
+    primitives: tuple[Primitive, ...]
+    vertebrae: dict[str, Blob]  # drawn centrum per level, C2..L5 (the label quadrilaterals)
+    lungs: tuple[Region, Region]  # patient right, patient left
+    lung_texture: float  # 0 clear .. 1 ground glass (RDS)
+    magnification: float
+
+    def spine_x(self, y: float) -> float:
+        """x of the spine centreline at height y, interpolated between centra."""
+        ys = [b.cy for b in self.vertebrae.values()]
+        xs = [b.cx for b in self.vertebrae.values()]
+        return float(np.interp(y, ys, xs))
+
+
+@dataclasses.dataclass(frozen=True)
+class _Body:
+    """Per-image sizes every structure is scaled from."""
+
+    vertebrae: dict[str, Blob]  # centrum geometry (density set when drawn)
+    pitch: float  # mean thoracic body + disc height
+    spine_length: float  # superior T1 to inferior T12 endplate
+    wmax: float  # widest inner half-width of the thorax
+    mu_bone: float  # effective bone attenuation, lower in extreme preterms (osteopenia)
+    ga_weeks: float
+
+    def level_y(self, level: str, frac: float = 0.5) -> float:
+        """Height of a point on a centrum: frac 0 = superior endplate, 1 = inferior."""
+        blob = self.vertebrae[level]
+        return blob.cy + (frac - 0.5) * 2 * blob.b
+
+    def inner(self, y: float) -> float:
+        """Inner half-width of the thorax (the lateral lung edge) at height y."""
+        levels = ("C6", "C7", "T1", "T2", "T3", "T4", "T6", "T8", "T10", "T12", "L2", "L5")
+        shares = (0.34, 0.48, 0.62, 0.76, 0.85, 0.91, 0.97, 1.0, 1.0, 0.96, 0.92, 0.90)
+        return float(np.interp(y, [self.level_y(lv) for lv in levels], shares)) * self.wmax
+
+
+def build_scene(ga_weeks: float, bw_grams: int, rng: np.random.Generator) -> Scene:
+    """Draw one infant's anatomy. Only `rng` (the image's anatomy stream) is random."""
+    magnification = rng.uniform(1.02, 1.10)
+    spine_length = _spine_length(ga_weeks, bw_grams, rng) * magnification
+    vertebrae, pitch = _spine(spine_length, rng)
+    body = _Body(
+        vertebrae=vertebrae,
+        pitch=pitch,
+        spine_length=spine_length,
+        wmax=spine_length * rng.uniform(0.50, 0.56),
+        mu_bone=float(0.040 + 0.025 * np.clip((ga_weeks - 23) / 17, 0, 1)) * rng.uniform(0.85, 1.15),
+        ga_weeks=ga_weeks,
+    )
+    trunk = _trunk(body, rng)
+    heart, domes = _heart(body, rng)
+    lungs, texture = _lungs(body, heart, domes, rng)
+    primitives: list[Primitive] = [*lungs, heart, *_airway(body, rng)]
+    if rng.random() < 0.75:
+        primitives.append(_gastric_bubble(body, domes, rng))
+    primitives += _pelvis(body)
+    drawn = {level: _vertebra(blob, body.mu_bone) for level, blob in vertebrae.items()}
+    for parts in drawn.values():
+        primitives += parts
+    primitives += _ribs(body, rng)
+    primitives += _clavicles(body, trunk, rng)
+    return Scene(
+        trunk=trunk,
+        primitives=tuple(primitives),
+        vertebrae={level: parts[0] for level, parts in drawn.items()},
+        lungs=lungs,
+        lung_texture=texture,
+        magnification=magnification,
+    )
+
+
+def _spine_length(ga_weeks: float, bw_grams: int, rng: np.random.Generator) -> float:
+    """T1-T12 length: ~65-80 mm before 32 wk, 80-90 mm at 32-36 wk, 90-110 mm at term.
+
+    Birth weight moves it by the cube-root-ish ratio to the Fenton median for that GA, so a
+    growth-restricted infant is drawn smaller than a well-grown one of the same GA.
+    """
+    base = np.interp(ga_weeks, [23, 28, 32, 37, 42], [64, 71, 80, 90, 104])
+    median_bw = np.interp(ga_weeks, [23, 24, 28, 32, 36, 40, 42], [550, 650, 1100, 1700, 2600, 3400, 3700])
+    size = base * (bw_grams / median_bw) ** 0.2 * math.exp(rng.normal(0, 0.05))
+    return float(np.clip(size, 58, 112))
+
+
+def _spine(spine_length: float, rng: np.random.Generator) -> tuple[dict[str, Blob], float]:
+    """Centra C2..L5 on a gently curved line; returns them and the mean thoracic pitch."""
+    body_frac = rng.uniform(0.56, 0.65)  # body height / (body + disc); discs are thick in neonates
+    aspect = rng.uniform(1.35, 1.65)  # width / height
+    growth = _GROWTH ** (np.arange(len(LEVELS)) - _T1)
+    # superior T1 to inferior T12 = pitches T1..T11 + body T12
+    unit = spine_length / (growth[_T1 : _T1 + 11].sum() + body_frac * growth[_T1 + 11])
+    pitches = unit * growth * rng.uniform(0.98, 1.02, len(LEVELS))
+    tops = np.empty(len(LEVELS))
+    tops[_T1] = 0.0
+    for k in range(_T1 + 1, len(LEVELS)):
+        tops[k] = tops[k - 1] + pitches[k - 1]
+    for k in range(_T1 - 1, -1, -1):
+        tops[k] = tops[k + 1] - pitches[k]
+    heights = body_frac * pitches
+    # a gentle scoliotic wave (a few mm) so the spine is never a perfectly straight column
+    amplitude = rng.uniform(0, 3.0)
+    wavelength = spine_length * rng.uniform(1.5, 3.0)
+    phase = rng.uniform(0, 2 * math.pi)
+    vertebrae = {}
+    for k, level in enumerate(LEVELS):
+        cy = tops[k] + heights[k] / 2
+        cx = amplitude * math.sin(2 * math.pi * cy / wavelength + phase)
+        slope = amplitude * 2 * math.pi / wavelength * math.cos(2 * math.pi * cy / wavelength + phase)
+        vertebrae[level] = Blob(
+            cx=cx, cy=cy, a=aspect * heights[k] / 2, b=heights[k] / 2, angle=-math.atan(slope), n=3.5, density=0.0
+        )
+    return vertebrae, float(pitches[_T1 : _T1 + 12].mean())
+
+
+def _vertebra(centrum: Blob, mu_bone: float) -> list[Blob]:
+    """Centrum (slab with cortex) plus the two pedicle rings that sit on its lateral margins."""
+    density = mu_bone * 0.9 * centrum.a  # AP depth of a neonatal centrum is about its width
+    pedicles = []
+    c, s = math.cos(centrum.angle), math.sin(centrum.angle)
+    for side in (-1, 1):
+        dx = side * 0.78 * centrum.a
+        pedicles.append(
+            Blob(
+                cx=centrum.cx + dx * c, cy=centrum.cy + dx * s, a=0.16 * centrum.a, b=0.55 * centrum.b,
+                angle=centrum.angle, n=2.0, density=0.5 * density, rim=1.5,
+            )
+        )
+    return [dataclasses.replace(centrum, density=density, rim=0.35), *pedicles]
+
+
+def _trunk(body: _Body, rng: np.random.Generator) -> Trunk:
+    """Neck, rounded shoulders, chest and abdomen as one elliptic cylinder of varying width."""
+    wmax, y = body.wmax, body.level_y
+    wall = rng.uniform(4.0, 7.0) * wmax / 50
+    shoulder = rng.uniform(1.05, 1.25) * wmax
+    ys = (y("C2"), y("C4"), y("C5"), y("C6"), y("C7"), y("T1"), y("T2"), y("T4"), y("T6"), y("T8"),
+          y("T12"), y("L3"), y("L5") + 40)
+    half = (0.36 * wmax, 0.40 * wmax, 0.50 * shoulder, 0.68 * shoulder, 0.85 * shoulder, 0.95 * shoulder,
+            shoulder, max(0.97 * shoulder, body.inner(ys[7]) + wall), *(body.inner(v) + wall for v in ys[8:12]),
+            body.inner(ys[11]) + wall)
+    depth = tuple(2 * min(w, wmax + wall) * (0.9 if k < 3 else 1.0) for k, w in enumerate(half))
+    return Trunk(y_knots=ys, half_width=half, depth=depth, mu=MU_SOFT)
+
+
+def _heart(body: _Body, rng: np.random.Generator) -> tuple[Blob, tuple[float, float]]:
+    """Heart ellipse (CTR 0.48-0.6, about a third right of the midline, apex down and left)
+    and the diaphragm dome heights (patient right, left): the heart rests on the left dome,
+    and the right dome is a little higher."""
+    pitch = body.pitch
+    right_dome = body.level_y("T8", 0.0) + rng.uniform(0.0, 2.6) * pitch
+    left_dome = right_dome + rng.uniform(0.2, 0.6) * pitch
+    half_w = rng.uniform(0.48, 0.60) * body.wmax
+    right_share = rng.uniform(0.27, 0.38)
+    half_h = half_w * rng.uniform(0.80, 0.95)
+    bottom = left_dome + rng.uniform(0.8, 1.2) * pitch  # the rest hides below the dome
+    heart = Blob(
+        cx=half_w * (1 - 2 * right_share), cy=bottom - half_h, a=half_w, b=half_h,
+        angle=rng.uniform(0.15, 0.45), n=2.0, density=MU_SOFT * 0.06 * 2 * half_w, profile="dome",
+    )
+    return heart, (right_dome, left_dome)
+
+
+def _ellipse_x_span(blob: Blob, y: float) -> tuple[float, float] | None:
+    """x extent of a rotated ellipse (n = 2) at height y, or None above/below it."""
+    c, s = math.cos(blob.angle), math.sin(blob.angle)
+    dy = y - blob.cy
+    qa = c * c / blob.a**2 + s * s / blob.b**2
+    qb = 2 * dy * (c * s / blob.a**2 - s * c / blob.b**2)
+    qc = dy * dy * (s * s / blob.a**2 + c * c / blob.b**2) - 1
+    disc = qb * qb - 4 * qa * qc
+    if disc <= 0:
+        return None
+    root = math.sqrt(disc)
+    return blob.cx + (-qb - root) / (2 * qa), blob.cx + (-qb + root) / (2 * qa)
+
+
+def _lungs(
+    body: _Body, heart: Blob, domes: tuple[float, float], rng: np.random.Generator
+) -> tuple[tuple[Region, Region], float]:
+    """Aerated lungs as polygons: apex near C7-T1, lateral wall along the ribs, a dome
+    with its costophrenic angle, and a medial border along the mediastinum and the heart.
+    Also returns the ground-glass texture strength (preterm lungs are hazier)."""
+    pitch, wmax = body.pitch, body.wmax
+    apex = body.level_y("T1", 0.0) - rng.uniform(0.2, 0.7) * pitch
+    mediastinum = body.vertebrae["T4"].a + rng.uniform(1.5, 3.5) * wmax / 50
+    thymus = rng.uniform(0.0, 0.18) * wmax
+    # Preterm lungs are denser (RDS, less air): less of the soft tissue is replaced by air.
+    preterm = float(np.clip((34 - body.ga_weeks) / 10, 0, 1))
+    air = rng.uniform(0.45, 0.65) - 0.2 * preterm * rng.uniform(0.5, 1.0)
+    density = -MU_SOFT * air * 0.65 * 2 * wmax
+    lungs = []
+    for side, dome in ((-1, domes[0]), (1, domes[1])):
+        cp_angle = dome + rng.uniform(1.0, 1.6) * pitch
+        medial_end = dome + rng.uniform(0.3, 0.7) * pitch
+
+        def medial(y: float, side: int = side) -> float:
+            bump = thymus * max(0.0, 1 - abs(y - body.level_y("T3")) / (2.0 * pitch))
+            span = _ellipse_x_span(heart, y)
+            heart_edge = 0.0 if span is None else max(0.0, side * span[1 if side > 0 else 0])
+            # where a big heart reaches the wall, keep a sliver of lung so the outline stays simple
+            return min(max(mediastinum + bump, heart_edge + 0.6), body.inner(y) - 0.12 * wmax)
+
+        tip = medial(apex) + 0.40 * (body.inner(apex + 2 * pitch) - medial(apex))
+
+        def rounded(y: float, edge: float, tip: float = tip) -> float:
+            """Blend from the apex tip to the edge along a quarter ellipse 2.5 pitches tall:
+            a dome, not a point."""
+            t = min(1.0, max(0.0, (y - apex) / (2.5 * pitch)))
+            return tip + (edge - tip) * math.sqrt(1 - (1 - t) ** 2)
+
+        outline = [(side * rounded(y, body.inner(y)), y) for y in np.linspace(apex, cp_angle, 18)]
+        x_cp, x_me = body.inner(cp_angle), medial(medial_end)
+        peak = rng.uniform(0.4, 0.6)
+        for u in np.linspace(0, 1, 14)[1:]:
+            if u < peak:
+                y = dome + (cp_angle - dome) * ((peak - u) / peak) ** 2
+            else:
+                y = dome + (medial_end - dome) * ((u - peak) / (1 - peak)) ** 2
+            outline.append((side * (x_cp + (x_me - x_cp) * u), y))
+        for y in np.linspace(medial_end, apex, 18)[1:-1]:
+            outline.append((side * rounded(y, medial(y)), y))
+        lungs.append(Region(points=tuple((float(x), float(y)) for x, y in outline), density=density, edge_mm=0.5))
+    return (lungs[0], lungs[1]), float(np.clip(0.25 + 0.6 * preterm + rng.normal(0, 0.1), 0, 1))
+
+
+def _airway(body: _Body, rng: np.random.Generator) -> list[Blob]:
+    """Tracheal air column from C4 to the carina at T3-T4, and the two main bronchi."""
+    radius = rng.uniform(1.3, 2.0) * body.spine_length / 90
+    density = -MU_SOFT * 2 * radius * 0.9
+    top = body.level_y("C4", 0.0)
+    carina = body.level_y("T3", 1.0) + rng.uniform(-0.5, 1.0) * body.pitch
+    cx = body.vertebrae["T2"].cx - rng.uniform(0.3, 2.0)
+    parts = [Blob(cx=cx, cy=(top + carina) / 2, a=radius, b=(carina - top) / 2, angle=0.0, n=6.0, density=density)]
+    for angle in (rng.uniform(0.35, 0.55), -rng.uniform(0.65, 0.9)):
+        half_len = rng.uniform(0.5, 0.7) * body.pitch
+        parts.append(
+            Blob(
+                cx=cx - math.sin(angle) * half_len, cy=carina + math.cos(angle) * half_len,
+                a=0.8 * radius, b=half_len, angle=angle, n=4.0, density=0.8 * density,
+            )
+        )
+    return parts
+
+
+def _gastric_bubble(body: _Body, domes: tuple[float, float], rng: np.random.Generator) -> Blob:
+    a = rng.uniform(0.10, 0.22) * body.wmax
+    return Blob(
+        cx=rng.uniform(0.3, 0.55) * body.wmax, cy=domes[1] + rng.uniform(0.8, 1.6) * body.pitch, a=a,
+        b=a * rng.uniform(0.55, 0.9), angle=rng.uniform(-0.3, 0.3), n=2.0,
+        density=-MU_SOFT * 2 * a * 0.8, profile="dome",
+    )
+
+
+def _pelvis(body: _Body) -> list[Blob]:
+    """Sacrum and iliac wings, seen only on babygram-like fields that reach the pelvis."""
+    l5, wmax, mu_bone = body.vertebrae["L5"], body.wmax, body.mu_bone
+    sacrum = Blob(
+        cx=l5.cx, cy=l5.cy + 3.2 * l5.b, a=0.75 * l5.a, b=1.6 * l5.b, angle=l5.angle, n=2.4,
+        density=mu_bone * 1.6 * l5.a * 0.8, rim=0.5,
+    )
+    wings = [
+        Blob(
+            cx=l5.cx + side * (l5.a + 0.40 * wmax), cy=l5.cy + 3.0 * l5.b + 0.3 * wmax, a=0.26 * wmax,
+            b=0.36 * wmax, angle=side * 0.35, n=2.2, density=mu_bone * 0.06 * wmax, rim=1.0,
+        )
+        for side in (-1, 1)
+    ]
+    return [sacrum, *wings]
+
+
+def _ribs(body: _Body, rng: np.random.Generator) -> list[Arc]:
+    """12 pairs; rib n's head sits on the side of Tn. Neonatal ribs run nearly horizontally
+    to the lateral wall, then the fainter anterior part descends medially and fades out at
+    the (invisible) costochondral junction. Ribs 11-12 are short floating ribs."""
+    drop_scale = rng.uniform(0.85, 1.15)  # inspiration: deeper breath, flatter ribs
+    half_width = 0.011 * body.spine_length * rng.uniform(0.9, 1.1)
+    density = body.mu_bone * 2 * half_width * 1.8
+    drops = (1.2, 1.6, 2.0, 2.2, 2.2, 2.2, 2.2, 2.2, 2.2, 2.0, 1.8, 1.5)  # head to lateral, in pitches
+    reach = (1.0,) * 10 + (0.85, 0.6)  # share of the way to the lateral wall
+    arcs = []
+    for n in range(1, 13):
+        centrum = body.vertebrae[f"T{n}"]
+        ry = body.pitch * drop_scale * drops[n - 1]
+        head_angle = rng.uniform(1.62, 1.80)
+        for side in (-1, 1):
+            hx = centrum.cx + side * 1.05 * centrum.a
+            hy = centrum.cy + rng.uniform(-0.15, 0.15) * centrum.b
+            cy = hy + ry * math.sin(head_angle)
+            lateral = body.inner(cy) * reach[n - 1] + half_width
+            rx = max(lateral - abs(hx), 2.0) / (1 - math.cos(head_angle))
+            cx = hx - side * rx * math.cos(head_angle)
+            if n <= 10:
+                end = -rng.uniform(0.45, 0.75)
+                knots = (end, end + 0.3, -0.15, 0.2, head_angle - 0.04, head_angle)
+                weights = (0.0, 0.25, 0.35, 1.0, 1.0, 0.0)
+            else:
+                end = (0.25, 0.9)[n - 11] + rng.uniform(-0.1, 0.1)
+                knots = (end, end + 0.3, head_angle - 0.04, head_angle)
+                weights = (0.0, 0.9, 1.0, 0.0)
+            arcs.append(Arc(cx, cy, rx, ry, side, knots, weights, half_width, density))
+    return arcs
+
+
+def _circle_arc(
+    p0: tuple[float, float], p1: tuple[float, float], p2: tuple[float, float], half_width: float, density: float
+) -> Arc:
+    """Arc of the circle through three points, from p0 to p2 (used for the clavicles)."""
+    (ax, ay), (bx, by), (cx, cy) = p0, p1, p2
+    d = 2 * (ax * (by - cy) + bx * (cy - ay) + cx * (ay - by))
+    ux = ((ax**2 + ay**2) * (by - cy) + (bx**2 + by**2) * (cy - ay) + (cx**2 + cy**2) * (ay - by)) / d
+    uy = ((ax**2 + ay**2) * (cx - bx) + (bx**2 + by**2) * (ax - cx) + (cx**2 + cy**2) * (bx - ax)) / d
+    radius = math.hypot(ax - ux, ay - uy)
+    t0, t2 = (math.atan2(-(y - uy), x - ux) for x, y in (p0, p2))
+    lo, hi = min(t0, t2), max(t0, t2)
+    cap = 1.5 * half_width / radius
+    return Arc(ux, uy, radius, radius, 1, (lo, lo + cap, hi - cap, hi), (0.0, 1.0, 1.0, 0.0), half_width, density)
+
+
+def _clavicles(body: _Body, trunk: Trunk, rng: np.random.Generator) -> list[Arc]:
+    """Clavicles with medial ends at C6-T1 (mostly C7): a trap for 'first bone = T1'.
+    The lateral end stays inside the shoulder's soft tissue."""
+    level = str(rng.choice(["C6", "C7", "T1"], p=[0.3, 0.45, 0.25]))
+    half_width = 0.022 * body.spine_length * rng.uniform(0.9, 1.1)
+    density = body.mu_bone * 2 * half_width * 1.8
+    centrum = body.vertebrae[level]
+    arcs = []
+    for side in (-1, 1):
+        medial = (centrum.cx + side * (centrum.a + rng.uniform(2.0, 6.0) * body.spine_length / 90),
+                  body.level_y(level) + rng.uniform(-0.4, 0.4) * body.pitch)
+        lateral_y = medial[1] - rng.uniform(-0.2, 0.8) * body.pitch
+        shoulder = float(np.interp(lateral_y, trunk.y_knots, trunk.half_width))
+        lateral = (side * min(rng.uniform(0.85, 1.0) * body.wmax, 0.85 * shoulder), lateral_y)
+        sag = rng.uniform(0.5, 2.0)
+        middle = ((medial[0] + lateral[0]) / 2, (medial[1] + lateral[1]) / 2 + sag)
+        arcs.append(_circle_arc(medial, middle, lateral, half_width, density))
+    return arcs
