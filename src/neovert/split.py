@@ -4,8 +4,10 @@ Rule (deterministic for a seed): patients are shuffled with the seed, grouped by
 (hospital, GA group, BW group), and assigned one at a time, each to the set whose image quota is
 furthest behind. "Behind" is summed over four levels (the stratum, the hospital, the GA group,
 the BW group and the whole cohort), so a rare stratum with one patient still goes where its
-hospital and its groups need it, and every hospital gets its share of each set. All images of
-a patient (and of a family, when a family_id column exists) land in one set.
+hospital and its groups need it, and every hospital gets its share of each set. A hospital
+with at least as many patients as sets gets at least one patient in every set: when its last
+patients are all that is left to fill a missing set, they go there. All images of a patient (and
+of a family, when a family_id column exists) land in one set.
 """
 
 from __future__ import annotations
@@ -46,10 +48,15 @@ def assign_sets(cases: pd.DataFrame, fractions: dict[str, float], seed: int) -> 
     seen: dict[tuple, float] = {}
     taken: dict[tuple, np.ndarray] = {}
     chosen: dict[str, str] = {}
+    left = units.hospital.value_counts().to_dict()  # units of each hospital still to assign
     for name, unit_row in units.iterrows():
         levels = [("all",), ("hospital", unit_row.hospital), ("ga", unit_row.ga_group),
                   ("bw", unit_row.bw_group), ("stratum", unit_row.hospital, unit_row.ga_group, unit_row.bw_group)]
         behind = sum(weights * (seen.get(lv, 0) + unit_row.n) - taken.get(lv, np.zeros(3)) for lv in levels)
+        absent = (taken.get(("hospital", unit_row.hospital), np.zeros(3)) == 0) & (weights > 0)
+        if 0 < absent.sum() >= left[unit_row.hospital]:
+            behind = np.where(absent, behind, -np.inf)  # last chance to put this hospital in every set
+        left[unit_row.hospital] -= 1
         pick = int(np.argmax(behind))
         for lv in levels:
             seen[lv] = seen.get(lv, 0) + unit_row.n

@@ -38,6 +38,12 @@ def test_families_stay_together_and_rare_strata_do_not_crash():
     cases = manifest(40).assign(family_id=lambda f: f.patient_id.str[:-1])  # pairs of "twins"
     sets = assign_sets(cases, {"train": 0.6, "val": 0.2, "test": 0.2}, seed=102)
     assert cases.assign(set=sets).groupby("family_id").set.nunique().max() == 1
+    tiny = pd.DataFrame({"case_id": [f"H{h:02d}_{p}" for h in range(1, 12) for p in range(3)],
+                         "patient_id": [f"{h}-{p}" for h in range(1, 12) for p in range(3)],
+                         "hospital": [f"H{h:02d}" for h in range(1, 12) for _ in range(3)],
+                         "ga_group": "GA01", "bw_group": "BW01"})
+    sets = assign_sets(tiny, {"train": 0.8, "val": 0.1, "test": 0.1}, seed=102)
+    assert (pd.crosstab(tiny.hospital, sets) == 1).all().all()  # three patients: one in each set
     single = manifest(1)
     assert assign_sets(single, {"train": 0.6, "val": 0.2, "test": 0.2}, seed=102).nunique() == 1
 
