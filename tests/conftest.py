@@ -27,3 +27,6 @@ def korean_cr(pixels=None) -> pydicom.Dataset:
     dataset.PixelData = pixels.astype(np.uint16).tobytes()
     dataset["PixelData"].VR = "OW"
     return dataset
+
+
+REPO = Path(__file__).resolve().parents[1]

@@ -215,6 +215,6 @@ def predict(case_ids: list[str], images: Path, out_dir: Path, paths: Paths, setu
     return len(case_ids)
 
 
-def test_cases(split_tsv: Path, hospital: str) -> list[str]:
+def hospital_test_cases(split_tsv: Path, hospital: str) -> list[str]:
     split = read_tsv(split_tsv)
     return sorted(split.case_id[(split.hospital == hospital) & (split.set == "test")])

@@ -10,6 +10,7 @@ rule deid_hospital:
         cases="results/deid/{hospital}/cases.tsv",
         audit="results/deid/{hospital}/audit.tsv",
         quarantine="results/deid/{hospital}/quarantine.tsv",
+        provenance="results/deid/{hospital}/provenance.json",
     params:
         secrets=secrets_dir(),
         stage_version=stage_version("deid"),

@@ -8,6 +8,7 @@ rule rasterize_hospital:
     output:
         labels=directory("results/rasterize/{hospital}/labels"),
         qc="results/rasterize/{hospital}/qc.tsv",
+        provenance="results/rasterize/{hospital}/provenance.json",
     params:
         stage_version=stage_version("rasterize"),
     log:

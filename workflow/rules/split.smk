@@ -10,6 +10,7 @@ rule split:
         folds="results/split/splits_final.json",
         balance="results/split/balance.tsv",
         balance_md="results/split/balance.md",
+        provenance="results/split/provenance.json",
     params:
         seed=config["split"]["seed"],
         fractions=config["split"]["fractions"],

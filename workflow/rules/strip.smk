@@ -9,6 +9,7 @@ rule strip_hospital:
         images=directory("results/strip/{hospital}/images"),
         manifest="results/strip/{hospital}/manifest.tsv",
         quarantine="results/strip/{hospital}/quarantine.tsv",
+        provenance="results/strip/{hospital}/provenance.json",
     params:
         stage_version=stage_version("strip"),
     log:

@@ -2,16 +2,17 @@
 
 from pathlib import Path
 
-from neovert import deid, log
+from neovert import deid, log, provenance
 from neovert.pseudonym import load_key
 
 log.setup(snakemake.log[0])
 secrets = Path(snakemake.params.secrets).expanduser()
 hospital = snakemake.wildcards.hospital
-deid.deid_hospital(
+counts = deid.deid_hospital(
     delivery=Path(snakemake.input.clinical).parent,
     hospital=hospital,
     key=load_key(secrets / "pseudonym.key"),
     out_dir=Path(snakemake.output.cases).parent,
     map_file=secrets / "maps" / f"{hospital}.tsv",
 )
+provenance.write(Path(snakemake.output.provenance), "deid", snakemake.params.stage_version, {"hospital": hospital}, counts)

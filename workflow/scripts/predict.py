@@ -6,7 +6,7 @@ from neovert import log, nnunet
 
 log.setup(snakemake.log[0])
 nnunet.predict(
-    nnunet.test_cases(Path(snakemake.input.split), snakemake.wildcards.hospital),
+    nnunet.hospital_test_cases(Path(snakemake.input.split), snakemake.wildcards.hospital),
     images=Path(snakemake.input.images),
     out_dir=Path(snakemake.output.predictions),
     paths=snakemake.params.paths,

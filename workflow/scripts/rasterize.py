@@ -2,9 +2,13 @@
 
 from pathlib import Path
 
-from neovert import log, rasterize
+from neovert import log, provenance, rasterize
 
 log.setup(snakemake.log[0])
-rasterize.rasterize_hospital(
+hospital = snakemake.wildcards.hospital
+counts = rasterize.rasterize_hospital(
     Path(snakemake.input.annotations), Path(snakemake.input.manifest), Path(snakemake.output.qc).parent
+)
+provenance.write(
+    Path(snakemake.output.provenance), "rasterize", snakemake.params.stage_version, {"hospital": hospital}, counts
 )

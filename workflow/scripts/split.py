@@ -2,12 +2,14 @@
 
 from pathlib import Path
 
-from neovert import log, split
+from neovert import log, provenance, split
 
 log.setup(snakemake.log[0])
-split.split_cohort(
+counts = split.split_cohort(
     split.load_manifests(snakemake.input.manifests),
     fractions=dict(snakemake.params.fractions),
     seed=snakemake.params.seed,
     out_dir=Path(snakemake.output.split).parent,
 )
+params = {"seed": snakemake.params.seed, "fractions": dict(snakemake.params.fractions)}
+provenance.write(Path(snakemake.output.provenance), "split", snakemake.params.stage_version, params, counts)

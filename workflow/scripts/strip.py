@@ -2,7 +2,9 @@
 
 from pathlib import Path
 
-from neovert import log, strip
+from neovert import log, provenance, strip
 
 log.setup(snakemake.log[0])
-strip.strip_hospital(Path(snakemake.input.cases).parent, Path(snakemake.output.manifest).parent)
+hospital = snakemake.wildcards.hospital
+counts = strip.strip_hospital(Path(snakemake.input.cases).parent, Path(snakemake.output.manifest).parent)
+provenance.write(Path(snakemake.output.provenance), "strip", snakemake.params.stage_version, {"hospital": hospital}, counts)
