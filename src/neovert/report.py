@@ -33,7 +33,10 @@ def overlay(image: np.ndarray, prediction: np.ndarray, truth: np.ndarray) -> np.
     return rgb
 
 
-def _png_base64(rgb: np.ndarray) -> str:
+def _png_base64(rgb: np.ndarray, longest: int = 512) -> str:
+    """PNG thumbnail (every k-th pixel, longest side <= `longest`): keeps the page mailable."""
+    step = -(-max(rgb.shape[:2]) // longest)
+    rgb = np.ascontiguousarray(rgb[::step, ::step])
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "overlay.png"
         sitk.WriteImage(sitk.GetImageFromArray(rgb, isVector=True), str(path))
