@@ -35,13 +35,12 @@ def _split(args: argparse.Namespace) -> None:
 
 
 def _evaluate(args: argparse.Namespace) -> None:
-    from neovert import __version__ as version
     from neovert import evaluate
     from neovert.io import read_tsv
 
     cases = read_tsv(args.cases) if args.cases else None
     per_image = evaluate.score_folder(args.pred, args.truth, cases)
-    evaluate.write_tables(per_image, args.out, {"code_version": version,
+    evaluate.write_tables(per_image, args.out, {"code_version": __version__,
                                                 "predictions_hash": evaluate.hash_folder(args.pred)})
 
 
