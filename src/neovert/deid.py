@@ -31,7 +31,7 @@ from neovert.pseudonym import Pseudonymizer
 STAGE_VERSION = "1"
 log = logging.getLogger(__name__)
 
-CLINICAL_COLUMNS = ["patient_key", "image_file", "ga_weeks", "bw_grams", "sex", "tube"]
+CLINICAL_COLUMNS = ("patient_key", "image_file", "ga_weeks", "bw_grams", "sex", "tube")
 KEEP = (
     "SOPClassUID Modality ImageType PresentationIntentType Manufacturer ManufacturerModelName "
     "PatientSex PatientAge PatientWeight BodyPartExamined ViewPosition PatientOrientation "

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from neovert.io import read_image, write_text
+from neovert.io import markdown_table, read_image, write_text
 from neovert.metrics import CLASSES, confidence_interval, score_image
 from neovert.provenance import hash_files
 
@@ -315,11 +315,7 @@ def _write_markdown(path: Path, frame: pd.DataFrame, title: str, header: dict[st
             shown[f"{label} mean ± SD"] = [f"{_fmt(m)} ± {_fmt(s)}" for m, s in zip(mean, sd)]
             shown[f"{label} 95% CI"] = [f"{_fmt(lo)}–{_fmt(hi)}" for lo, hi in zip(low, high)]
     lines = [f"# {title}", "", *(f"- {key}: {value}" for key, value in header.items()), ""]
-    lines.append("| " + " | ".join(shown.columns) + " |")
-    lines.append("|" + "---|" * len(shown.columns))
-    for record in shown.itertuples(index=False):
-        lines.append("| " + " | ".join(_fmt(value) for value in record) + " |")
-    write_text(path, "\n".join(lines) + "\n")
+    write_text(path, "\n".join(lines) + "\n" + markdown_table(shown))
     return path
 
 

@@ -80,7 +80,9 @@ def case_id_of(path: Path) -> str:
 def markdown_table(frame: pd.DataFrame, digits: int = 4) -> str:
     """A GitHub-style Markdown table; floats rounded to `digits`."""
     def cell(value: object) -> str:
-        return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+        if isinstance(value, (float, np.floating)):
+            return "NA" if np.isnan(value) else f"{value:.{digits}f}"
+        return str(value)
 
     lines = ["| " + " | ".join(map(str, frame.columns)) + " |", "|" + "---|" * len(frame.columns)]
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]

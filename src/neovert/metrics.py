@@ -75,7 +75,7 @@ def score_masks(pred: np.ndarray, truth: np.ndarray, spacing: tuple[float, float
     if len(spacing) != 2 or not all(math.isfinite(s) and s > 0 for s in spacing):
         raise ValueError(f"spacing must be two positive numbers (row, col) in mm, got {spacing}")
     spacing = (float(spacing[0]), float(spacing[1]))
-    pred_box, truth_box = _bbox(pred), _bbox(truth)
+    pred_box, truth_box = bounding_box(pred), bounding_box(truth)
     if pred_box is None or truth_box is None:
         return _one_or_both_empty(pred, pred_box, truth, truth_box)
 
@@ -141,18 +141,21 @@ def _one_or_both_empty(
     }
 
 
-def _bbox(mask: np.ndarray) -> tuple[slice, slice] | None:
-    """Row and column slices of the mask's bounding box, None if empty.
+def bounding_box(mask: np.ndarray) -> tuple[slice, ...] | None:
+    """Slices of the smallest box holding all True pixels, None if there are none.
 
-    Rows first on the whole image, columns only inside the row band: a vertebra spans ~50 of
-    1,024 rows, so the second projection is nearly free.
+    Each axis is projected inside the band already found on the previous axes: a vertebra spans
+    ~50 of 1,024 rows, so only the first projection reads the whole image (scipy's find_objects
+    is ~40x slower here).
     """
-    rows = np.flatnonzero(mask.any(axis=1))
-    if rows.size == 0:
-        return None
-    r0, r1 = int(rows[0]), int(rows[-1]) + 1
-    cols = np.flatnonzero(mask[r0:r1].any(axis=0))
-    return slice(r0, r1), slice(int(cols[0]), int(cols[-1]) + 1)
+    box: list[slice] = []
+    for axis in range(mask.ndim):
+        band = mask[tuple(box)]
+        hits = np.flatnonzero(band.any(axis=tuple(a for a in range(mask.ndim) if a != axis)))
+        if hits.size == 0:
+            return None
+        box.append(slice(int(hits[0]), int(hits[-1]) + 1))
+    return tuple(box)
 
 
 def _contour_length_table(spacing: tuple[float, float]) -> np.ndarray:

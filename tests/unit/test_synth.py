@@ -17,7 +17,7 @@ import pytest
 
 from neovert.synth import generate_cohort
 from neovert.synth.cohort import TABLE1, allocate, image_count, largest_remainder, plan_hospital
-from neovert.synth.generate import CLINICAL_COLUMNS
+from neovert.deid import CLINICAL_COLUMNS
 from neovert.synth.render import fill_polygon
 
 HOSPITALS = [row.hospital for row in TABLE1]

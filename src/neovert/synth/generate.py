@@ -19,6 +19,7 @@ import multiprocessing
 import re
 from pathlib import Path
 
+from neovert.deid import CLINICAL_COLUMNS
 from neovert.io import atomic_path
 from neovert.synth import anatomy, dicom, framing, identity, imaging, labels, profiles, render, seeds
 from neovert.synth.cohort import TABLE1, ImagePlan, image_count, plan_hospital
@@ -26,7 +27,6 @@ from neovert.synth.cohort import TABLE1, ImagePlan, image_count, plan_hospital
 log = logging.getLogger(__name__)
 
 GENERATOR_VERSION = "1"
-CLINICAL_COLUMNS = ("patient_key", "image_file", "ga_weeks", "bw_grams", "sex", "tube")
 _OWN_FILE = re.compile(r"IMG\d{5}\.(dcm|json)")
 
 
