@@ -8,8 +8,14 @@ CORES ?= 2
 
 setup: $(STAMP)
 
+# Debian tools the stages call: tesseract (OCR of burned-in text in deid), dciodvfy (DICOM checks in tests).
+DEBIAN_TOOLS := tesseract:tesseract-ocr dciodvfy:dicom3tools
+
 # torch, torchvision and nnunetv2 come pinned from pyproject.toml in one resolve.
 $(STAMP): pyproject.toml
+	@missing=""; for pair in $(DEBIAN_TOOLS); do command -v $${pair%%:*} >/dev/null || missing="$$missing $${pair#*:}"; done; \
+	if [ -n "$$missing" ]; then echo "installing Debian packages:$$missing"; \
+	  apt-get update -qq && apt-get install -y -qq $$missing >/dev/null; fi
 	test -x $(VENV)/bin/python || python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
 	$(VENV)/bin/pip install --quiet -e ".[test]"

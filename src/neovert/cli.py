@@ -26,6 +26,22 @@ def _keygen(args: argparse.Namespace) -> None:
     logging.info("pseudonymization key written to %s (owner-only); back it up", create_key(path))
 
 
+def _deid(args: argparse.Namespace) -> None:
+    from neovert.deid import deid_folder
+    from neovert.pseudonym import load_key
+
+    key = load_key(args.key, args.key_env)
+    map_file = args.map or args.key.expanduser().parent / "maps" / f"{args.hospital}.tsv"
+    deid_folder(args.input, args.out, key, args.clinical, map_file, args.hospital,
+                annotations=args.annotations, workers=args.threads)
+
+
+def _strip(args: argparse.Namespace) -> None:
+    from neovert.strip import strip_hospital
+
+    strip_hospital(args.input, args.out, workers=args.threads, compress=not args.uncompressed)
+
+
 def _split(args: argparse.Namespace) -> None:
     from neovert import split
 
@@ -61,6 +77,26 @@ def parser() -> argparse.ArgumentParser:
     keygen.add_argument("path", type=Path, nargs="?", default=DEFAULT_SECRETS / "pseudonym.key")
     keygen.add_argument("--if-missing", action="store_true", help="do nothing when the key exists")
     keygen.set_defaults(run=_keygen)
+
+    deid = commands.add_parser("deid", help="de-identify a folder of DICOM files (any nesting, any names)")
+    deid.add_argument("--in", dest="input", type=Path, required=True, help="folder of DICOM files")
+    deid.add_argument("--out", type=Path, required=True)
+    deid.add_argument("--clinical", type=Path, required=True,
+                      help="CSV: patient_key,image_file (relative to --in),ga_weeks,bw_grams,sex,tube")
+    deid.add_argument("--key", type=Path, default=DEFAULT_SECRETS / "pseudonym.key", help="key file (owner-only)")
+    deid.add_argument("--key-env", metavar="VAR", help="environment variable holding the key in hex (wins if set)")
+    deid.add_argument("--map", type=Path, help="site-private re-identification map (default: beside the key)")
+    deid.add_argument("--hospital", default="H00", help="site code used in case ids")
+    deid.add_argument("--annotations", type=Path, help="folder of LabelMe JSON named like the DICOM files")
+    deid.add_argument("--threads", type=int, default=1)
+    deid.set_defaults(run=_deid)
+
+    strip = commands.add_parser("strip", help="de-identified DICOM -> NIfTI holding only pixels and spacing")
+    strip.add_argument("--in", dest="input", type=Path, required=True, help="output folder of `neovert deid`")
+    strip.add_argument("--out", type=Path, required=True)
+    strip.add_argument("--threads", type=int, default=1)
+    strip.add_argument("--uncompressed", action="store_true", help="write .nii instead of .nii.gz")
+    strip.set_defaults(run=_strip)
 
     split = commands.add_parser("split", help="patient-level stratified split of a manifest TSV")
     split.add_argument("--manifest", type=Path, required=True,

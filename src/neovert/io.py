@@ -54,7 +54,7 @@ def read_tsv(path: Path) -> pd.DataFrame:
 
 
 def write_image(path: Path, array: np.ndarray, spacing_rc: tuple[float, float]) -> None:
-    """Write a 2D array as NIfTI with (row, col) spacing in mm and nothing else.
+    """Write a 2D array as NIfTI (gzipped for `.nii.gz`) with (row, col) spacing in mm and nothing else.
 
     The image is built from the bare array, so no header text (DICOM tags, descriptions) can
     travel with it; SimpleITK takes spacing in (x, y) = (col, row) order.
@@ -62,7 +62,7 @@ def write_image(path: Path, array: np.ndarray, spacing_rc: tuple[float, float]) 
     image = sitk.GetImageFromArray(array)
     image.SetSpacing((float(spacing_rc[1]), float(spacing_rc[0])))
     with atomic_path(path) as tmp:
-        sitk.WriteImage(image, str(tmp), useCompression=True)
+        sitk.WriteImage(image, str(tmp), useCompression=Path(path).suffix == ".gz")
 
 
 def read_image(path: Path) -> tuple[np.ndarray, tuple[float, float]]:

@@ -35,15 +35,21 @@ def create_key(path: Path) -> Path:
     return path
 
 
-def load_key(path: Path) -> bytes:
+def load_key(path: Path, env_var: str | None = None) -> bytes:
+    """The key from environment variable `env_var` when it is set (hex), else from the file."""
+    if env_var and os.environ.get(env_var):
+        return _checked(bytes.fromhex(os.environ[env_var].strip()), f"environment variable {env_var}")
     path = Path(path).expanduser()
     if not path.is_file():
         raise PseudonymKeyError(f"no pseudonymization key at {path}: create one with `neovert keygen {path}`")
     if path.stat().st_mode & 0o077:
         raise PseudonymKeyError(f"pseudonymization key {path} is readable by others: chmod 600 it")
-    key = bytes.fromhex(path.read_text().strip())
+    return _checked(bytes.fromhex(path.read_text().strip()), f"pseudonymization key {path}")
+
+
+def _checked(key: bytes, source: str) -> bytes:
     if len(key) < KEY_BYTES:
-        raise PseudonymKeyError(f"pseudonymization key {path} is shorter than 256 bits")
+        raise PseudonymKeyError(f"{source} is shorter than 256 bits")
     return key
 
 
@@ -63,6 +69,10 @@ class Pseudonymizer:
     def uid(self, uid: str) -> str:
         """A `2.25.` UID (UUID-derived form) from the first 128 bits of the MAC."""
         return "2.25." + str(int.from_bytes(self._mac("uid", uid.strip())[:16], "big"))
+
+    def reference(self, text: str) -> str:
+        """12 hex characters naming an input file (whose path may hold PHI) in shared tables."""
+        return self._mac("file", text).hex()[:12]
 
     def date_shift(self, patient_id: str) -> dt.timedelta:
         """Per-patient offset, so intervals between one patient's exams are kept exactly."""

@@ -35,7 +35,7 @@ def delivery(tmp_path):
         (root / "annotations" / f"{stem}.json").write_text(json.dumps(SHAPES))
     pd.DataFrame({
         "patient_key": ["2008-3", "2008-3", "2008-3"],
-        "image_file": ["dicom/a.dcm", "dicom/b.dcm", "dicom/broken.dcm"],
+        "image_file": ["a.dcm", "b.dcm", "broken.dcm"],
         "ga_weeks": ["27.5", "27.5", "27.5"], "bw_grams": ["980", "980", "980"],
         "sex": ["M", "M", "M"], "tube": ["1", "1", "1"],
     }).to_csv(root / "clinical.csv", index=False)
@@ -52,8 +52,9 @@ def test_every_input_ends_converted_or_quarantined(delivery, key, tmp_path):
     counts = deid_hospital(delivery, "H05", key, out, tmp_path / "secrets" / "maps" / "H05.tsv")
     assert counts == {"converted": 2, "quarantined": 2}
     quarantine = pd.read_csv(out / "quarantine.tsv", sep="\t")
-    assert dict(zip(quarantine.source, quarantine.reason)) == {
-        "dicom/unlisted.dcm": "missing_clinical_row", "dicom/broken.dcm": "unreadable"}
+    ref = Pseudonymizer(key).reference
+    assert dict(zip(quarantine.source_ref, quarantine.reason)) == {
+        ref("unlisted.dcm"): "missing_clinical_row", ref("broken.dcm"): "not_dicom"}
     cases = pd.read_csv(out / "cases.tsv", sep="\t")
     pseudonym = Pseudonymizer(key).patient("2008-3")
     assert list(cases.case_id) == [f"H05_{pseudonym}_01", f"H05_{pseudonym}_02"]

@@ -39,7 +39,7 @@ def test_nifti_holds_pixels_and_spacing_only(tmp_path, key):
     (delivery / "annotations").mkdir()
     korean_cr().save_as(delivery / "dicom" / "a.dcm")
     (delivery / "annotations" / "a.json").write_text('{"shapes": []}')
-    pd.DataFrame({"patient_key": ["2008-3"], "image_file": ["dicom/a.dcm"], "ga_weeks": ["30"],
+    pd.DataFrame({"patient_key": ["2008-3"], "image_file": ["a.dcm"], "ga_weeks": ["30"],
                   "bw_grams": ["1200"], "sex": ["M"], "tube": ["0"]}).to_csv(delivery / "clinical.csv", index=False)
     deid_hospital(delivery, "H05", key, tmp_path / "deid", tmp_path / "map.tsv")
     assert strip_hospital(tmp_path / "deid", tmp_path / "strip") == {"converted": 1, "quarantined": 0}

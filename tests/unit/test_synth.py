@@ -149,7 +149,7 @@ def test_clinical_csv_matches_dicom(cohort: Path) -> None:
             rows = list(reader)
         assert len(rows) == len(list((cohort / hospital / "dicom").glob("*.dcm")))
         for row in rows:
-            ds = pydicom.dcmread(cohort / hospital / row["image_file"], stop_before_pixels=True)
+            ds = pydicom.dcmread(cohort / hospital / "dicom" / row["image_file"], stop_before_pixels=True)
             assert row["patient_key"] == ds.PatientID and row["patient_key"].startswith(f"{hospital}-")
             assert row["sex"] == ds.PatientSex and row["sex"] in {"M", "F"}
             assert row["tube"] in {"0", "1"}

@@ -1,4 +1,5 @@
-# De-identification, one job per hospital: pseudonyms, shifted dates, allowlisted attributes.
+# De-identification, one job per hospital: PS3.15 Annex E header rules, keyed pseudonyms and
+# date shifts, OCR scrub of burned-in text, quarantine table, per-file audit (JSONL).
 
 
 rule deid_hospital:
@@ -8,12 +9,14 @@ rule deid_hospital:
         dicom=directory("results/deid/{hospital}/dicom"),
         annotations=directory("results/deid/{hospital}/annotations"),
         cases="results/deid/{hospital}/cases.tsv",
-        audit="results/deid/{hospital}/audit.tsv",
+        audit="results/deid/{hospital}/audit.jsonl",
         quarantine="results/deid/{hospital}/quarantine.tsv",
         provenance="results/deid/{hospital}/provenance.json",
     params:
         secrets=secrets_dir(),
+        key_env=config["deid"]["key_env"],
         stage_version=stage_version("deid"),
+    threads: 2
     log:
         "logs/deid/{hospital}/deid_hospital.log",
     benchmark:

@@ -12,6 +12,7 @@ rule strip_hospital:
         provenance="results/strip/{hospital}/provenance.json",
     params:
         stage_version=stage_version("strip"),
+    threads: 2
     log:
         "logs/strip/{hospital}/strip_hospital.log",
     benchmark:

@@ -11,8 +11,9 @@ hospital = snakemake.wildcards.hospital
 counts = deid.deid_hospital(
     delivery=Path(snakemake.input.clinical).parent,
     hospital=hospital,
-    key=load_key(secrets / "pseudonym.key"),
+    key=load_key(secrets / "pseudonym.key", snakemake.params.key_env),
     out_dir=Path(snakemake.output.cases).parent,
     map_file=secrets / "maps" / f"{hospital}.tsv",
+    workers=snakemake.threads,
 )
 provenance.write(Path(snakemake.output.provenance), "deid", snakemake.params.stage_version, {"hospital": hospital}, counts)

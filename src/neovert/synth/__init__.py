@@ -4,7 +4,7 @@ Stands in for the private cohort of the paper so the whole workflow runs on a la
 `generate_cohort(out, scale=..., seed=..., per_hospital=..., workers=...)` writes::
 
     out/cohort.json                     parameters, generator version, images per hospital
-    out/H01/clinical.csv                patient_key,image_file,ga_weeks,bw_grams,sex,tube
+    out/H01/clinical.csv                patient_key,image_file (relative to dicom/),ga_weeks,bw_grams,sex,tube
     out/H01/dicom/IMG00001.dcm          CR or DX with realistic PHI (for the deid stage)
     out/H01/annotations/IMG00001.json   LabelMe polygons: T1, T7, T12 (4 corners) and 2 x lung
     out/H02/ ... out/H11/

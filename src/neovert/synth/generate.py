@@ -26,7 +26,7 @@ from neovert.synth.cohort import TABLE1, ImagePlan, image_count, plan_hospital
 
 log = logging.getLogger(__name__)
 
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"  # 2: image_file relative to dicom/
 _OWN_FILE = re.compile(r"IMG\d{5}\.(dcm|json)")
 
 
@@ -127,7 +127,7 @@ def _clinical_csv(seed: int, plans: list[ImagePlan]) -> bytes:
     for plan in plans:
         key = identity.patient(seed, plan.hospital_index, plan.patient_index).key
         writer.writerow(
-            [key, f"dicom/{plan.stem}.dcm", f"{plan.ga_weeks:.1f}", plan.bw_grams, plan.sex, int(plan.tube)]
+            [key, f"{plan.stem}.dcm", f"{plan.ga_weeks:.1f}", plan.bw_grams, plan.sex, int(plan.tube)]
         )
     return text.getvalue().encode()
 
