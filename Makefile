@@ -4,7 +4,7 @@ STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 CORES ?= 2
 
-.PHONY: demo test setup clean-demo
+.PHONY: demo test bench setup clean-demo
 
 setup: $(STAMP)
 
@@ -27,6 +27,14 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	python -m pytest -ra
+
+# de-identification benchmarks (JSON/TSV under benchmarks/): speed against dicognito and the raw
+# decoder, leaks of the anchors on the torture corpus, OCR recall on rendered burned-in text
+bench: $(STAMP)
+	pip install --quiet -e ".[test,bench]"
+	python bench/deid_speed.py
+	python bench/deid_anchors.py
+	python bench/burned_in_recall.py
 
 clean-demo:
 	rm -rf results logs benchmarks data/demo .snakemake

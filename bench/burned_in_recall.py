@@ -12,7 +12,7 @@ measure false masks. Figures:
 - benign-marker retention: marker ink boxes left bit-exact; goal >= 95%;
 - false masks / quarantines on text-free crops, and seconds per image (OCR included).
 
-Writes benchmarks/burned_in_recall.json. Usage: python bench/burned_in_recall.py [--images N] [--seed S] [--psm 11]
+Writes benchmarks/burned_in_recall.json. Usage: python bench/burned_in_recall.py [--images N] [--seed S]
 """
 
 from __future__ import annotations
@@ -127,11 +127,9 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=80)
     parser.add_argument("--blank", type=int, default=18)
     parser.add_argument("--seed", type=int, default=102)
-    parser.add_argument("--psm", type=int, default=burned_in.PSM, help="tesseract page segmentation mode")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/burned_in_recall.json"))
     args = parser.parse_args()
     rng = random.Random(args.seed)
-    burned_in.PSM = args.psm
     images = sources()
     phi_total = phi_hit = marker_total = marker_kept = doubtful_images = 0
     misses, seconds = [], []
@@ -169,7 +167,7 @@ def main() -> None:
         blank_doubtful += result.doubtful > 0
         blank_changed.append(float(np.mean(result.pixels != pixels)))
     report = {
-        "images": args.images, "seed": args.seed, "psm": args.psm, "phi_words": phi_total, "phi_recalled": phi_hit,
+        "images": args.images, "seed": args.seed, "phi_words": phi_total, "phi_recalled": phi_hit,
         "phi_recall": round(phi_hit / max(phi_total, 1), 4), "images_doubtful": doubtful_images,
         "markers": marker_total, "markers_kept": marker_kept,
         "marker_retention": round(marker_kept / max(marker_total, 1), 4),

@@ -1,8 +1,8 @@
 """Find and mask PHI burned into radiograph pixels (PS3.15 Clean Pixel Data, option 113101).
 
-Header flags such as Burned In Annotation are unreliable, so every image is read with tesseract.
-The displayed image and two local-contrast binarisations of it are read (`_renderings`), and
-what is read is sorted into three kinds:
+Header flags such as Burned In Annotation are unreliable, so every image is searched for text:
+rows of character-sized blobs that stand out from their neighbourhood (`_text_lines`) are each
+read with tesseract in single-line mode (`_read`), and what is read is sorted into three kinds:
 
 - PHI, masked: any word that matches the header's deny list (`deny_tokens`) allowing for OCR
   noise; anything shaped like a date, a run of 6+ digits or an ID (letters and 3+ digits); and,
@@ -10,11 +10,11 @@ what is read is sorted into three kinds:
   marker (a mother's name or a ward the header does not carry is PHI too).
 - benign radiographer markers (`MARKERS`), kept: laterality, projection, patient position and the
   like carry no identity and readers need them.
-- doubtful: words read with low confidence that still look like identifiers (3+ digits, or a near
-  miss of a deny token). The caller quarantines the image rather than guess; low-confidence words
-  without that shape are what tesseract makes of ribs and edges, and are ignored.
+- doubtful: a row of `DOUBT_CHARS`+ printed characters of which tesseract reads nothing with
+  confidence (and not only markers). The caller quarantines the image rather than guess. Bone
+  texture does not get this far: its blob rows stand too little out of the anatomy to be read.
 
-Masking fills a padded word box with the image's darkest displayed value (the largest stored value
+A row holding any PHI is masked whole: its padded box is filled with the image's darkest displayed value (the largest stored value
 for MONOCHROME1), so the result looks like an ordinary black label box.
 """
 
@@ -51,15 +51,25 @@ DATE_FIELDS = ("PatientBirthDate", "StudyDate", "SeriesDate", "AcquisitionDate",
 MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 MIN_TOKEN = 3  # shorter deny tokens (initials, "ST") would mask every marker and rib
 
-# Tesseract page segmentation: 11 = sparse text, no layout assumed (bench/burned_in_recall.py --psm).
-PSM = 11
+# Character blobs (`_text_lines`): heights in pixels, and the widest gap within a row, in heights.
+MIN_CAP = 8
+MAX_CAP = 120
+GAP = 1.0
+# Median distance, in 8-bit display levels, of a row's ink from its neighbourhood's mean for the
+# row to be read: labels stand 40-230 levels out, rows of bone texture at most 29 (RG1, cat.dcm).
+LINE_CONTRAST = 30
+# Character height tesseract is given each row at (`_line`).
+OCR_CAP = 40
+# A row tesseract cannot read is doubtful only with this many character blobs on its baseline:
+# two or three blobs in a row are as often a fleck of noise as a short word.
+DOUBT_CHARS = 4
 # Tesseract's confidence (0-100) above which a word's reading is trusted as it stands.
 SURE = 70
-# Default deny for words in neither list needs more: 3+ letters read at 85+. Bone edges on the
-# binarised renderings read as "WATT" or "REY" at 60-70 and as two-letter words at up to 90.
+# Default deny for words in neither list needs more: 3+ letters read at 85+ (a noisy row's
+# fragments read as short words at 60-70).
 SURE_UNLISTED = 85
-# Binarised renderings (`_renderings`): neighbourhood width in pixels and the margin, in 8-bit
-# display levels, by which ink must differ from its neighbourhood's mean.
+# Ink masks (`_text_lines`): neighbourhood width in pixels and the margin, in 8-bit display
+# levels, by which ink must differ from its neighbourhood's mean.
 LOCAL_WINDOW = 101
 LOCAL_CONTRAST = 12
 # Characters tesseract swaps in radiograph fonts, folded to one form before comparing.
@@ -85,8 +95,13 @@ class Scrub:
 class _Word:
     text: str  # as read, upper case
     conf: float
-    box: tuple[int, int, int, int]  # x0, y0, x1, y1 in full-resolution pixels
-    line: tuple[int, int, int, int]  # rendering, block, paragraph, line
+
+
+@dataclass(frozen=True)
+class _Line:
+    box: tuple[int, int, int, int]  # ink box x0, y0, x1, y1 in full-resolution pixels
+    chars: int  # blobs on the row's baseline at its height (`_line`)
+    picture: Image.Image  # the row's ink, black on white, scaled for tesseract
 
 
 def deny_tokens(dataset: pydicom.Dataset) -> list[str]:
@@ -113,62 +128,117 @@ def deny_tokens(dataset: pydicom.Dataset) -> list[str]:
 
 def scrub(pixels: np.ndarray, deny: list[str], monochrome1: bool) -> Scrub:
     """Mask the PHI burned into `pixels` (stored values); see the module docstring for the rules."""
-    words = [word for n, picture in enumerate(_renderings(_display(pixels, monochrome1))) for word in _ocr(picture, n)]
     deny_folded = sorted({t.translate(_FOLD) for t in deny}, key=len, reverse=True)
-    phi, markers, doubtful = set(), set(), set()
-    for line in _lines(words):
-        phi.update(_patterned(line))
-        phi.update(_denied(line, deny_folded))
-    for index, word in enumerate(words):
-        text = _norm(word.text)
-        if index in phi or not text:
-            continue
-        if _marker(text):
-            markers.add(index)
-        elif word.conf >= SURE_UNLISTED and sum(c.isalpha() for c in text) >= 3:
-            phi.add(index)
-        elif word.conf < SURE and _identifier_like(text, deny_folded):
-            doubtful.add(index)
     out = pixels.copy()
     dark = pixels.max() if monochrome1 else pixels.min()
-    boxes = [_padded(words[index].box, pixels.shape) for index in phi]
-    for x0, y0, x1, y1 in boxes:
-        out[y0:y1, x0:x1] = dark
-    # a word one rendering doubted but another read and masked is settled
-    doubtful = {i for i in doubtful if not any(_overlap(words[i].box, box) > 0.5 for box in boxes)}
-    markers = {i for i in markers if not any(_overlap(words[i].box, box) > 0.5 for box in boxes)}
-    return Scrub(out, _distinct(words, phi), _distinct(words, range(len(words))),
-                 _distinct(words, markers), _distinct(words, doubtful))
+    masked = words = kept = doubtful = 0
+    for line in _text_lines(_display(pixels, monochrome1)):
+        read = _read(line)
+        words += len(read)
+        phi = _patterned(read) | _denied(read, deny_folded)
+        markers = [w for _, w in read if _marker(_norm(w.text))]
+        phi.update(i for i, w in read if w.conf >= SURE_UNLISTED and sum(c.isalpha() for c in _norm(w.text)) >= 3
+                   and not _marker(_norm(w.text)))
+        if phi:
+            # OCR may split or drop letters of a row, and its word boxes on the scaled crop are
+            # loose: a row that holds any PHI goes whole
+            x0, y0, x1, y1 = _padded(line.box, pixels.shape)
+            out[y0:y1, x0:x1] = dark
+            masked += len(read)
+        elif line.chars >= DOUBT_CHARS and len(markers) < max(len(read), 1) and all(w.conf < SURE for _, w in read):
+            # a row of printed characters tesseract cannot read with confidence may hide anything
+            doubtful += 1
+        else:
+            kept += len(markers)
+    return Scrub(out, masked, words, kept, doubtful)
 
 
-def _renderings(gray: np.ndarray) -> list[np.ndarray]:
-    """The displayed image, plus black-on-white binarisations of what is brighter and of what is
-    darker than its neighbourhood. Tesseract thresholds a page globally, which loses labels on a
-    radiograph's uneven background; against a local mean (a window wider than the largest
-    letters' strokes) a label stands out wherever it sits, faint or on a bright bone."""
+def _text_lines(gray: np.ndarray) -> list[_Line]:
+    """Rows of character-sized blobs of ink brighter, or darker, than its neighbourhood. A global
+    threshold loses labels on a radiograph's uneven background; against a local mean (a window
+    wider than the largest letters' strokes) a label stands out wherever it sits, faint or on a
+    bright bone. Bone texture crosses that margin too, in blobs that chain into rows, but only just:
+    a row is kept when its ink stands `LINE_CONTRAST` from the local mean, as burned-in text does.
+    Tesseract on a whole radiograph skips whole labels and reads bone edges as words; finding the
+    rows first and reading each alone (`_read`) is both more complete and cheaper."""
     local = ndimage.uniform_filter(gray.astype(np.float32), size=LOCAL_WINDOW)
-    bright = np.where(gray > local + LOCAL_CONTRAST, 0, 255).astype(np.uint8)
-    dark = np.where(gray < local - LOCAL_CONTRAST, 0, 255).astype(np.uint8)
-    return [gray, bright, dark]
+    contrast = np.abs(gray - local)
+    lines = []
+    for ink in (gray > local + LOCAL_CONTRAST, gray < local - LOCAL_CONTRAST):
+        labels, _ = ndimage.label(ink)
+        boxes = np.array([(s[1].start, s[0].start, s[1].stop, s[0].stop) for s in ndimage.find_objects(labels)]
+                         ).reshape(-1, 4)
+        h, w = boxes[:, 3] - boxes[:, 1], boxes[:, 2] - boxes[:, 0]
+        boxes = boxes[(h >= MIN_CAP) & (h <= MAX_CAP) & (w <= 4 * h) & (w * 10 >= h)]
+        for group in _rows(boxes):
+            x0, y0 = boxes[group, :2].min(axis=0)
+            x1, y1 = boxes[group, 2:].max(axis=0)
+            within = ink[y0:y1, x0:x1]
+            if np.median(contrast[y0:y1, x0:x1][within]) >= LINE_CONTRAST:
+                lines.append(_line(ink, boxes[group]))
+    return lines
 
 
-def _overlap(box: tuple[int, int, int, int], other: tuple[int, int, int, int]) -> float:
-    """Share of `box` covered by `other`."""
-    w = min(box[2], other[2]) - max(box[0], other[0])
-    h = min(box[3], other[3]) - max(box[1], other[1])
-    area = max((box[2] - box[0]) * (box[3] - box[1]), 1)
-    return max(w, 0) * max(h, 0) / area
+def _rows(boxes: np.ndarray) -> list[list[int]]:
+    """Indices of boxes chained into rows: neighbours of similar height that overlap vertically by
+    half the smaller height, with a gap under `GAP` heights (letter and word spacing, not the space
+    between two labels); rows of 2+ blobs."""
+    order = np.argsort(boxes[:, 0], kind="stable")
+    boxes = boxes[order]
+    parent = list(range(len(boxes)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    h = boxes[:, 3] - boxes[:, 1]
+    for i in range(len(boxes)):
+        reach = boxes[i, 2] + GAP * h[i] * 2.2
+        for j in range(i + 1, len(boxes)):
+            if boxes[j, 0] > reach:
+                break
+            tall, short = max(h[i], h[j]), min(h[i], h[j])
+            gap = boxes[j, 0] - boxes[i, 2]
+            overlap = min(boxes[i, 3], boxes[j, 3]) - max(boxes[i, 1], boxes[j, 1])
+            if tall <= 2.2 * short and -0.3 * short <= gap <= GAP * tall and overlap * 2 >= short:
+                parent[root(j)] = root(i)
+    groups: dict[int, list[int]] = {}
+    for i in range(len(boxes)):
+        groups.setdefault(root(i), []).append(int(order[i]))
+    return [g for g in groups.values() if len(g) >= 2]
 
 
-def _distinct(words: list[_Word], indices) -> int:
-    """How many of these words are different words on the film: the renderings read the same
-    label several times, so a box mostly inside one already counted is not counted again."""
-    counted: list[tuple[int, int, int, int]] = []
-    for index in indices:
-        box = words[index].box
-        if not any(_overlap(box, seen) > 0.5 or _overlap(seen, box) > 0.5 for seen in counted):
-            counted.append(box)
-    return len(counted)
+def _line(ink: np.ndarray, boxes: np.ndarray) -> _Line:
+    """The row's box and its ink as black-on-white, scaled to `OCR_CAP` px characters with a white
+    margin (tesseract reads lines best at 30-50 px). `chars` counts blobs sitting on a common
+    baseline at a common height: printed text has many, bone texture rarely more than two."""
+    heights = boxes[:, 3] - boxes[:, 1]
+    cap = float(np.median(heights))
+    base = float(np.median(boxes[:, 3]))
+    chars = int(np.sum((np.abs(boxes[:, 3] - base) <= 0.2 * cap) & (np.abs(heights - cap) <= 0.35 * cap)))
+    x0, y0 = int(boxes[:, 0].min()), int(boxes[:, 1].min())
+    x1, y1 = int(boxes[:, 2].max()), int(boxes[:, 3].max())
+    pad = int(cap * 0.3) + 1
+    crop = ink[max(y0 - pad, 0):y1 + pad, max(x0 - pad, 0):x1 + pad]
+    picture = Image.fromarray(np.where(crop, 0, 255).astype(np.uint8))
+    scale = OCR_CAP / cap
+    picture = picture.resize((max(int(picture.width * scale), 1), max(int(picture.height * scale), 1)),
+                             Image.Resampling.BILINEAR)
+    framed = Image.new("L", (picture.width + 40, picture.height + 40), 255)
+    framed.paste(picture, (20, 20))
+    return _Line((x0, y0, x1, y1), chars, framed)
+
+
+def _read(line: _Line) -> list[tuple[int, _Word]]:
+    """The line's words as tesseract reads them in single-line mode (psm 7). OMP_THREAD_LIMIT=1
+    because the stage's process pool, not tesseract's threads, decides how many cores are busy."""
+    os.environ["OMP_THREAD_LIMIT"] = "1"
+    data = pytesseract.image_to_data(line.picture, config="--psm 7", output_type=pytesseract.Output.DICT)
+    words = [_Word(text.upper(), float(conf)) for text, conf, level in zip(data["text"], data["conf"], data["level"])
+             if level == 5 and text.strip()]
+    return list(enumerate(words))
 
 
 def _marker(text: str) -> bool:
@@ -216,31 +286,6 @@ def _display(pixels: np.ndarray, monochrome1: bool) -> np.ndarray:
     return 255 - gray if monochrome1 else gray
 
 
-def _ocr(gray: np.ndarray, rendering: int = 0) -> list[_Word]:
-    """Words tesseract finds in sparse-text mode (`PSM`: no page layout assumed, which suits a few
-    labels scattered over an image). OMP_THREAD_LIMIT=1 because the stage's process pool, not
-    tesseract's threads, decides how many cores are busy."""
-    os.environ["OMP_THREAD_LIMIT"] = "1"
-    data = pytesseract.image_to_data(Image.fromarray(gray), config=f"--psm {PSM}",
-                                     output_type=pytesseract.Output.DICT)
-    words = []
-    for i, text in enumerate(data["text"]):
-        if data["level"][i] != 5 or not text.strip():
-            continue
-        x, y, w, h = data["left"][i], data["top"][i], data["width"][i], data["height"][i]
-        words.append(_Word(text.upper(), float(data["conf"][i]), (x, y, x + w, y + h),
-                           (rendering, data["block_num"][i], data["par_num"][i], data["line_num"][i])))
-    return words
-
-
-def _lines(words: list[_Word]) -> list[list[tuple[int, _Word]]]:
-    """Words grouped by tesseract's text line, in reading order, with their indices."""
-    lines: dict[tuple, list[tuple[int, _Word]]] = {}
-    for index, word in enumerate(words):
-        lines.setdefault(word.line, []).append((index, word))
-    return [sorted(line, key=lambda item: item[1].box[0]) for line in lines.values()]
-
-
 def _patterned(line: list[tuple[int, _Word]]) -> set[int]:
     """Indices of words in a date (numeric, half read, or with a month name, possibly split over
     words), or holding a 6+ digit run or an ID (letters with 3+ digits), whatever the header says."""
@@ -283,14 +328,14 @@ def _slips(token: str) -> int:
     return 0 if len(token) < 5 else 1 if len(token) < 10 else 2
 
 
-def _contains(text: str, token: str, extra: int = 0) -> bool:
-    """`token` occurs in `text` within `_slips(token)` (+ `extra`) edits, or `text` (5+ characters)
+def _contains(text: str, token: str) -> bool:
+    """`token` occurs in `text` within `_slips(token)` edits, or `text` (5+ characters)
     is most of `token`, as when OCR drops the end of a word."""
     if not text:
         return False
     if token in text or (len(text) >= 5 and text in token and len(text) * 3 >= len(token) * 2):
         return True
-    slips = _slips(token) + extra
+    slips = _slips(token)
     return slips > 0 and len(text) >= len(token) - slips and _substring_distance(token, text) <= slips
 
 
@@ -305,19 +350,10 @@ def _substring_distance(pattern: str, text: str) -> int:
     return min(previous)
 
 
-def _identifier_like(text: str, deny: list[str]) -> bool:
-    """A low-confidence reading that could hide an identifier: 3+ digits, or a deny token read
-    with one slip more than `_denied` allows (letters are not folded into digits here: ribs read
-    as "SIS" would otherwise count as numbers)."""
-    if sum(c.isdigit() for c in text) >= 3:
-        return True
-    folded = text.translate(_FOLD)
-    return len(folded) >= 5 and any(_contains(folded, token, extra=1) for token in deny)
-
-
 def _padded(box: tuple[int, int, int, int], shape: tuple[int, ...]) -> tuple[int, int, int, int]:
-    """The word box grown by a fifth of its height (tesseract's boxes hug the ink; anti-aliased
-    edges and accents lie just outside), clipped to the image."""
+    """The row's box grown by a fifth of its height (it bounds the character blobs above the
+    local-contrast margin; anti-aliased edges, accents and punctuation lie just outside), clipped
+    to the image."""
     x0, y0, x1, y1 = box
     pad = 2 + (y1 - y0) // 5
     return max(x0 - pad, 0), max(y0 - pad, 0), min(x1 + pad, shape[1]), min(y1 + pad, shape[0])

@@ -92,3 +92,22 @@ def test_rerun_is_byte_identical_and_the_map_stays_private(delivery, key, tmp_pa
     files = sorted(p.relative_to(tmp_path / "one") for p in (tmp_path / "one").rglob("*") if p.is_file())
     assert files and all((tmp_path / "one" / f).read_bytes() == (tmp_path / "two" / f).read_bytes() for f in files)
     assert maps.stat().st_mode & 0o077 == 0 and "2008-3" in maps.read_text()
+
+
+def test_age_at_exam_in_days_and_hours_checked_against_patients_age():
+    from pydicom.dataset import Dataset
+
+    from neovert.deid.clinical import age_at_exam
+
+    exam = Dataset()
+    exam.PatientBirthDate, exam.PatientBirthTime = "20240301", "2330"
+    exam.AcquisitionDateTime, exam.PatientAge = "20240303013000", "001D"
+    assert age_at_exam(exam) == {"age_days": 2, "age_hours": 26, "age_check": "ok"}
+    exam.PatientAge = "003W"
+    assert age_at_exam(exam)["age_check"] == "mismatch"
+    del exam.PatientBirthTime
+    assert age_at_exam(exam)["age_hours"] is None  # no birth time: days only
+    exam.PatientBirthDate = "20240401"
+    assert age_at_exam(exam)["age_check"] == "birth_after_exam"
+    exam.PatientBirthDate = "00000000"
+    assert age_at_exam(exam)["age_check"] == "no_dates"

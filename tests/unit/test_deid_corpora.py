@@ -112,7 +112,6 @@ def test_real_radiographs_convert_bit_exactly(run):
         assert {item.CodeValue for item in dataset.DeidentificationMethodCodeSequence} >= {"113100", "113107"}
 
 
-@pytest.mark.xfail(strict=True, reason="OCR reads 7 identifier-like words in the DX chest's texture (known false positive)")
 def test_the_real_dx_chest_converts(run):
     root, ref = run["root"], Pseudonymizer(run["key"]).reference
     audit = {a["source_ref"]: a for a in map(json.loads, (root / "deid" / "audit.jsonl").read_text().splitlines())}

@@ -11,6 +11,7 @@ import pydicom
 import pytest
 
 from neovert import HOSPITALS
+from neovert.deid.header import clean_text
 
 from .conftest import snakemake, write_config
 
@@ -53,6 +54,7 @@ def test_tables_have_a_row_per_hospital_and_class(run):
     assert "<table" in (run / "results" / "report" / "report.html").read_text()
 
 
+CODES = {"CodeValue", "CodingSchemeDesignator"}  # SNOMED/DCM codes of the procedure, not PHI
 PHI_KEYWORDS = {
     "PatientName", "PatientID", "IssuerOfPatientID", "OtherPatientIDsSequence", "AccessionNumber", "StudyID",
     "InstitutionName", "InstitutionAddress", "ReferringPhysicianName", "PerformingPhysicianName",
@@ -77,8 +79,10 @@ def planted_phi(dicom_files) -> tuple[set[str], set[str]]:
                     collect(child, planted)
         elif element.VR in ("DA", "DT"):
             dates.update(v for v in str(element.value).split("\\") if len(v) >= 8)
-        elif planted and isinstance(element.value, (str, pydicom.valuerep.PersonName)):
+        elif planted and element.keyword not in CODES and isinstance(element.value, (str, pydicom.valuerep.PersonName)):
             text = str(element.value)  # names also by component: family, given
+            if clean_text(text) == text:  # pure clinical vocabulary ("XR CHEST AP PORTABLE"): kept by design
+                return
             words = text.replace("^", " ").split() if element.VR == "PN" else []
             tokens.update(t for t in [text, *words] if len(t) >= 6)
 

@@ -21,6 +21,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 import pandas as pd
+import pydicom
 import pytesseract
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
@@ -66,6 +67,8 @@ def deid_folder(src: Path, out_dir: Path, key: bytes, clinical: Path, map_file: 
 
 
 def _start(settings: dict) -> None:
+    # pydicom's validation warnings quote the offending value, which may be PHI: never emit them
+    pydicom.config.settings.reading_validation_mode = pydicom.config.IGNORE
     _job.update(settings, pseudo=Pseudonymizer(settings["key"]))
 
 
@@ -82,14 +85,18 @@ def _process(image_file: str) -> dict:
     path = _job["src"] / image_file
     record = {"image_file": image_file, "source_ref": pseudo.reference(image_file), "input_sha256": None}
     try:
-        try:
-            data = path.read_bytes()
-        except OSError as error:  # its message would quote the path
-            raise Quarantine("unreadable", type(error).__name__) from None
-        record["input_sha256"] = hashlib.sha256(data).hexdigest()
+        data = path.read_bytes()
+    except OSError as error:  # its message would quote the path
+        return {**record, "state": "quarantined", "reason": "unreadable", "detail": type(error).__name__}
+    record["input_sha256"] = hashlib.sha256(data).hexdigest()
+    try:
         return {**record, **_convert(data, image_file, record["source_ref"])}
     except Quarantine as problem:
         return {**record, "state": "quarantined", "reason": problem.reason, "detail": problem.detail}
+    except OSError:  # writing failed (disk full, permissions): the job must fail, not quarantine
+        raise
+    except Exception as error:  # a damaged header deep in a sequence: one file, not the hospital
+        return {**record, "state": "quarantined", "reason": "conversion_error", "detail": type(error).__name__}
 
 
 def _convert(data: bytes, image_file: str, source_ref: str) -> dict:

@@ -37,6 +37,7 @@ REASONS = {
     "bad_clinical_row": "ga_weeks, bw_grams or tube is not a number",
     "duplicate_sop_instance": "another file has the same SOP Instance UID",
     "unreadable_annotation": "the annotation file cannot be parsed",
+    "conversion_error": "an unexpected error while de-identifying (exception type in detail)",
 }
 
 
