@@ -55,9 +55,11 @@ def _evaluate(args: argparse.Namespace) -> None:
     from neovert.io import read_tsv
 
     cases = read_tsv(args.cases) if args.cases else None
-    per_image = evaluate.score_folder(args.pred, args.truth, cases)
+    per_image = evaluate.score_folder(args.pred, args.truth, cases, args.threads)
+    raw = evaluate.score_folder(args.raw, args.truth, cases, args.threads) if args.raw else None
     evaluate.write_tables(per_image, args.out, {"code_version": __version__,
-                                                "predictions_hash": evaluate.hash_folder(args.pred)})
+                                                "predictions_hash": evaluate.hash_folder(args.pred)},
+                          raw=raw, penalised=args.penalised)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -111,6 +113,10 @@ def parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--truth", type=Path, required=True)
     evaluate.add_argument("--out", type=Path, required=True)
     evaluate.add_argument("--cases", type=Path, help="TSV with case_id, patient_id, hospital, ga_group, bw_group")
+    evaluate.add_argument("--raw", type=Path, help="the predictions before post-processing: adds postprocess_effect")
+    evaluate.add_argument("--penalised", action="store_true",
+                          help="also write *_penalised tables: a miss's HD95/MSD = the image diagonal in mm")
+    evaluate.add_argument("--threads", type=int, default=1, help="processes scoring cases in parallel")
     evaluate.set_defaults(run=_evaluate)
     return main
 

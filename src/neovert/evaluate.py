@@ -15,6 +15,12 @@ Aggregation rules, the same in every summary table:
   patient counts as missed/spurious if any of its images is, as both_empty if all are.
 - Table 4: share of images with DSC >= cutoff (the >= convention is ours; the paper does not
   say), misses as DSC 0, both_empty excluded.
+- Penalised variant (optional, files ``*_penalised``): a missed or spurious structure's HD95 and
+  MSD count as the image diagonal in mm instead of +inf, so every image enters the mean. Which
+  convention the paper used is unknown (its HD95 CI needs all n = 1,400 finite values).
+- Post-processing effect: the same per-image metrics on the raw predictions, set against the
+  post-processed ones per hospital and class (``postprocess_effect``), so what keeping the
+  largest component did is visible for each hospital.
 
 Outputs are byte-identical on rerun: rows sorted, floats fixed at 6 decimals, provenance given
 by the caller and no timestamps.
@@ -29,18 +35,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from neovert.io import markdown_table, read_image, write_text
+from neovert.io import markdown_table, read_image, write_text, write_tsv
 from neovert.metrics import CLASSES, confidence_interval, score_image
+from neovert.parallel import pool_map
 from neovert.provenance import hash_files
 
-STAGE_VERSION = "1"
+STAGE_VERSION = "2"
 
 log = logging.getLogger(__name__)
 
 ID_COLUMNS = ["case_id", "patient_id", "hospital", "ga_group", "bw_group"]
 METRICS = ["dsc", "iou", "hd95_mm", "msd_mm"]
 DIRECTED = ["msd_pred_to_truth_mm", "msd_truth_to_pred_mm"]
-PER_IMAGE_COLUMNS = [*ID_COLUMNS, "class", "status", *METRICS, *DIRECTED, "n_pred_px", "n_truth_px"]
+PER_IMAGE_COLUMNS = [*ID_COLUMNS, "class", "status", *METRICS, *DIRECTED, "n_pred_px", "n_truth_px", "diagonal_mm"]
 PATIENT_KEYS = ["patient_id", "hospital", "ga_group", "bw_group"]
 STATUSES = ["ok", "missed", "spurious", "both_empty"]
 TABLE_CLASSES = ["T1", "T7", "T12", "lung"]  # paper order: vertebrae first, lung (context) last
@@ -56,9 +63,15 @@ SUMMARY_NOTE = (
     "95% CI = mean +/- 1.96*SD/sqrt(n), SD with ddof=1"
 )
 CUTOFF_NOTE = "share of images with DSC >= cutoff; misses and spurious count as DSC 0, both_empty excluded"
+PENALTY_NOTE = "PENALISED: HD95/MSD of a missed or spurious structure = the image diagonal in mm (not +inf)"
+EFFECT_NOTE = (
+    "metrics before (raw network output) and after post-processing (largest component per vertebra); "
+    "n_changed = images whose label map of the class changed; DSC over all but both_empty, HD95 over "
+    "finite values (n_valid)"
+)
 
 
-def score_folder(pred_dir: Path, truth_dir: Path, cases: pd.DataFrame | None = None) -> pd.DataFrame:
+def score_folder(pred_dir: Path, truth_dir: Path, cases: pd.DataFrame | None = None, workers: int = 1) -> pd.DataFrame:
     """Score ground-truth label maps against the predictions of the same name.
 
     Files are ``<case_id>.nii.gz``; hidden files (interrupted writes) are ignored. The cases
@@ -67,8 +80,9 @@ def score_folder(pred_dir: Path, truth_dir: Path, cases: pd.DataFrame | None = N
     file without it; then each case is its own patient, the hospital is the case-id prefix before
     the first "_" and the GA and BW groups are "unknown". A scored case without a prediction is
     scored as an all-background prediction (a miss for every class present), so a failed
-    inference lowers the numbers instead of vanishing from them. Returns the per-image table
-    (PER_IMAGE_COLUMNS, one row per case and class), sorted by case_id, then class as in CLASSES.
+    inference lowers the numbers instead of vanishing from them. Cases are scored in a pool of
+    `workers` processes. Returns the per-image table (PER_IMAGE_COLUMNS, one row per case and
+    class), sorted by case_id, then class as in CLASSES.
     """
     truth_paths, pred_paths = _label_files(Path(truth_dir)), _label_files(Path(pred_dir))
     orphans = sorted(set(pred_paths) - set(truth_paths))
@@ -86,27 +100,36 @@ def score_folder(pred_dir: Path, truth_dir: Path, cases: pd.DataFrame | None = N
         log.warning("no cases to score")
         return pd.DataFrame(columns=PER_IMAGE_COLUMNS)
 
-    rows = []
-    for case_id in case_ids:
-        truth, spacing = read_image(truth_paths[case_id])
-        if truth.ndim != 2:
-            raise ValueError(f"{case_id}: ground truth is not a 2D label map (shape {truth.shape})")
-        if case_id in pred_paths:
-            pred, pred_spacing = read_image(pred_paths[case_id])
-            _check_same_grid(case_id, pred.shape, truth.shape, pred_spacing, spacing)
-        else:
-            log.warning("%s: no prediction, scored as all background", case_id)
-            pred = np.zeros_like(truth)
-        rows += [{"case_id": case_id, **row} for row in score_image(pred, truth, spacing)]
+    tasks = [(case_id, truth_paths[case_id], pred_paths.get(case_id)) for case_id in case_ids]
+    rows = [row for rows in pool_map(_score_case, tasks, workers) for row in rows]
     log.info("scored %d cases (%d without prediction)", len(case_ids), len(set(case_ids) - set(pred_paths)))
     table = pd.DataFrame(rows).merge(meta, on="case_id", how="left", validate="many_to_one")
     return _sort(table, ["case_id"], list(CLASSES))[PER_IMAGE_COLUMNS]
 
 
-def write_tables(per_image: pd.DataFrame, out_dir: Path, provenance: dict[str, str]) -> list[Path]:
+def _score_case(task: tuple[str, Path, Path | None]) -> list[dict]:
+    """The per-class rows of one case; the diagonal in mm is the penalised variant's miss value."""
+    case_id, truth_path, pred_path = task
+    truth, spacing = read_image(truth_path)
+    if truth.ndim != 2:
+        raise ValueError(f"{case_id}: ground truth is not a 2D label map (shape {truth.shape})")
+    if pred_path is not None:
+        pred, pred_spacing = read_image(pred_path)
+        _check_same_grid(case_id, pred.shape, truth.shape, pred_spacing, spacing)
+    else:
+        log.warning("%s: no prediction, scored as all background", case_id)
+        pred = np.zeros_like(truth)
+    diagonal = math.hypot(truth.shape[0] * spacing[0], truth.shape[1] * spacing[1])
+    return [{"case_id": case_id, **row, "diagonal_mm": diagonal} for row in score_image(pred, truth, spacing)]
+
+
+def write_tables(per_image: pd.DataFrame, out_dir: Path, provenance: dict[str, str],
+                 raw: pd.DataFrame | None = None, penalised: bool = False) -> list[Path]:
     """Write the per-image, per-patient and summary tables (TSV, plus Markdown for summaries).
 
-    Every file starts with the provenance ("# key: value" lines in TSVs, readable back with
+    `raw` is the per-image table of the predictions before post-processing (adds
+    ``postprocess_effect``); `penalised` adds the ``*_penalised`` summaries. Every file starts
+    with the provenance ("# key: value" lines in TSVs, readable back with
     ``pd.read_csv(path, sep="\\t", comment="#")``; a bullet list in Markdown). Returns the paths
     written, in writing order.
     """
@@ -137,14 +160,68 @@ def write_tables(per_image: pd.DataFrame, out_dir: Path, provenance: dict[str, s
     for column, name in (("hospital", "hospital"), ("ga_group", "GA group"), ("bw_group", "BW group")):
         title = f"By {name}, image level (n = images)"
         tables.append((f"by_{column}", title, SUMMARY_NOTE, summarise(images, [column], "images"), True))
+    if penalised:
+        worst = penalise(per_image)
+        note = f"{PENALTY_NOTE}; {SUMMARY_NOTE}"
+        tables += [
+            ("table3_penalised", "Table 3, image level, PENALISED misses", note,
+             summarise(_image_units(worst), [], "images"), True),
+            ("table3_patient_penalised", "Table 3, patient level, PENALISED misses", note,
+             summarise(_patient_units(patient_table(worst)), [], "patients"), True),
+            ("by_hospital_penalised", "By hospital, image level, PENALISED misses", note,
+             summarise(_image_units(worst), ["hospital"], "images"), True),
+        ]
+    if raw is not None:
+        tables.append(("postprocess_effect", "Effect of post-processing, image level", EFFECT_NOTE,
+                       postprocess_effect(raw, per_image), True))
 
     written = []
     for stem, title, note, frame, markdown in tables:
         header = {**provenance, "table": title, "note": note}
-        written.append(_write_tsv(out_dir / f"{stem}.tsv", frame, header))
+        write_tsv(frame, out_dir / f"{stem}.tsv", na_rep="NaN", header=header)
+        written.append(out_dir / f"{stem}.tsv")
         if markdown:
             written.append(_write_markdown(out_dir / f"{stem}.md", frame, title, header))
     return written
+
+
+def penalise(per_image: pd.DataFrame) -> pd.DataFrame:
+    """HD95 and MSD of missed and spurious structures set to the image diagonal in mm."""
+    worst = per_image.copy()
+    for metric in ("hd95_mm", "msd_mm"):
+        infinite = np.isinf(worst[metric].to_numpy(float))
+        worst.loc[infinite, metric] = worst.loc[infinite, "diagonal_mm"]
+    return worst
+
+
+def postprocess_effect(raw: pd.DataFrame, processed: pd.DataFrame) -> pd.DataFrame:
+    """Per hospital (and "all") and class: DSC and HD95 before and after post-processing.
+
+    An image counts as changed when its pixel counts or status differ: post-processing only
+    deletes pixels, so an unchanged count means an unchanged mask.
+    """
+    keys = ["case_id", "class"]
+    both = raw[[*keys, "hospital", "status", "dsc", "hd95_mm", "n_pred_px"]].merge(
+        processed[[*keys, "status", "dsc", "hd95_mm", "n_pred_px"]], on=keys, suffixes=("_before", "_after"),
+        validate="one_to_one")
+    if len(both) != len(processed) or len(both) != len(raw):
+        raise ValueError("raw and post-processed predictions cover different cases")
+    both = both[(both["status_before"] != "both_empty") | (both["status_after"] != "both_empty")]
+    rows = []
+    for block in (both.assign(hospital="all"), both):
+        for (hospital, name), group in block.groupby(["hospital", "class"], sort=False):
+            row = {"hospital": hospital, "class": name, "n_images": len(group),
+                   "n_changed": int((group["n_pred_px_before"] != group["n_pred_px_after"]).sum())}
+            for metric in ("dsc", "hd95_mm"):
+                for when in ("before", "after"):
+                    values = group[f"{metric}_{when}"].to_numpy(float)
+                    if metric == "hd95_mm":
+                        row[f"n_valid_{when}"] = int(np.isfinite(values).sum())
+                    row[f"{metric}_mean_{when}"] = _describe(metric, values)[f"{metric}_mean"]
+            rows.append(row)
+    table = pd.DataFrame(rows)
+    table["block"] = (table["hospital"] != "all").astype(int)
+    return _sort(table, ["block", "hospital"], TABLE_CLASSES).drop(columns="block")
 
 
 def patient_table(per_image: pd.DataFrame) -> pd.DataFrame:
@@ -297,13 +374,6 @@ def _sort(frame: pd.DataFrame, columns: list[str], class_order: list[str]) -> pd
     rank = {name: i for i, name in enumerate(class_order)}
     ordered = frame.assign(_class_rank=frame["class"].map(rank)).sort_values([*columns, "_class_rank"], kind="stable")
     return ordered.drop(columns="_class_rank").reset_index(drop=True)
-
-
-def _write_tsv(path: Path, frame: pd.DataFrame, header: dict[str, str]) -> Path:
-    comments = "".join(f"# {key}: {value}\n" for key, value in header.items())
-    body = frame.to_csv(sep="\t", index=False, float_format="%.6f", na_rep="NaN", lineterminator="\n")
-    write_text(path, comments + body)
-    return path
 
 
 def _write_markdown(path: Path, frame: pd.DataFrame, title: str, header: dict[str, str]) -> Path:

@@ -42,11 +42,14 @@ def write_json(path: Path, obj: object) -> None:
     write_text(path, json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
 
 
-def write_tsv(frame: pd.DataFrame, path: Path, float_format: str = "%.6f") -> None:
+def write_tsv(frame: pd.DataFrame, path: Path, float_format: str = "%.6f", na_rep: str = "",
+              header: dict[str, str] | None = None) -> None:
     """Tab-separated, no index, fixed float format: stable bytes across reruns. Intermediate
-    tables that feed later arithmetic use "%.17g", which round-trips a float exactly."""
-    with atomic_path(path) as tmp:
-        frame.to_csv(tmp, sep="\t", index=False, float_format=float_format, lineterminator="\n")
+    tables that feed later arithmetic use "%.17g", which round-trips a float exactly. `header`
+    becomes leading "# key: value" lines (provenance), which `read_tsv` skips."""
+    comments = "".join(f"# {key}: {value}\n" for key, value in (header or {}).items())
+    body = frame.to_csv(sep="\t", index=False, float_format=float_format, na_rep=na_rep, lineterminator="\n")
+    write_text(path, comments + body)
 
 
 def read_tsv(path: Path) -> pd.DataFrame:

@@ -17,8 +17,24 @@ import SimpleITK as sitk
 
 from neovert.io import read_image, read_tsv, write_text
 
-STAGE_VERSION = "1"
+STAGE_VERSION = "2"
 log = logging.getLogger(__name__)
+
+
+# What the numbers mean, on the page itself: an auditor reads the report, not the code.
+DEFINITIONS = """<h2>Definitions</h2><ul>
+<li>DSC = 2|A&cap;B|/(|A|+|B|), IoU = |A&cap;B|/|A&cup;B| per image and class (lung, T1, T7, T12).</li>
+<li>HD95 (mm): DeepMind surface-distance definition: contours on the pixel-corner grid weighted by
+contour length; per direction the length-weighted 95th percentile; the larger of the two directions;
+each image's own (row, col) spacing.</li>
+<li>MSD (mm): length-weighted mean distance over both directions pooled.</li>
+<li>A structure present on one side only is <i>missed</i> or <i>spurious</i>: DSC = IoU = 0, HD95 = MSD =
++inf, counted in n_missed / n_spurious and left out of the HD95/MSD means (n_valid says how many went
+in). Both empty: excluded and counted (n_both_empty).</li>
+<li>95% CI = mean &plusmn; 1.96&middot;SD/&radic;n, n = images (the paper's method); patient-level tables use
+n = patients.</li>
+<li>Post-processing keeps the largest 8-connected component of each vertebra class (ties kept).</li>
+</ul>"""
 
 
 def overlay(image: np.ndarray, prediction: np.ndarray, truth: np.ndarray) -> np.ndarray:
@@ -74,7 +90,7 @@ def build_report(tables: dict[str, Path], per_image: Path, folders: dict[str, Pa
         "figure{display:inline-block;margin:4px}img{max-height:320px}</style>"
         "<h1>neovert audit report</h1><p>Overlays: prediction red, ground truth green, overlap yellow "
         "(vertebrae only); lowest T7 DSC per hospital first.</p>"
-        f"{body}<h2>Overlays</h2>{''.join(figures)}"
+        f"{DEFINITIONS}{body}<h2>Overlays</h2>{''.join(figures)}"
     )
     write_text(out, page)
     log.info("report with %d tables and %d overlays", len(tables), len(figures))

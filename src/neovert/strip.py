@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import shutil
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +18,7 @@ import pandas as pd
 import pydicom
 
 from neovert.io import read_tsv, write_image, write_tsv
+from neovert.parallel import pool_map
 
 STAGE_VERSION = "2"
 log = logging.getLogger(__name__)
@@ -89,11 +89,7 @@ def strip_hospital(deid_dir: Path, out_dir: Path, workers: int = 1, compress: bo
     suffix = ".nii.gz" if compress else ".nii"
     tasks = [(case, deid_dir / "dicom" / f"{case['case_id']}.dcm", out_dir / "images" / f"{case['case_id']}{suffix}")
              for case in cases]
-    if workers > 1:
-        with ProcessPoolExecutor(workers) as pool:
-            results = list(pool.map(_strip_case, tasks, chunksize=4))
-    else:
-        results = [_strip_case(task) for task in tasks]
+    results = list(pool_map(_strip_case, tasks, workers))
     rows = [r for r in results if "reason" not in r]
     quarantine = [r for r in results if "reason" in r]
     write_tsv(pd.DataFrame(rows, columns=MANIFEST_COLUMNS), out_dir / "manifest.tsv")

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import SimpleITK as sitk
 
-from neovert.evaluate import hash_folder, score_folder, summarise, write_tables
+from neovert.evaluate import hash_folder, postprocess_effect, score_folder, summarise, write_tables
 from neovert.metrics import CLASSES, confidence_interval
 
 SPACING_RC = (0.14, 0.15)
@@ -163,6 +163,47 @@ def test_write_tables(folders, tmp_path):
     assert (t7_all["dsc_ge_0.50"], t7_all["dsc_ge_0.70"]) == pytest.approx((2 / 3, 1 / 3))
 
     assert "| T1 |" in (out / "table3.md").read_text(encoding="utf-8")
+
+
+def test_penalised_tables_count_a_miss_as_the_image_diagonal(folders, tmp_path):
+    per_image = score_folder(*folders, cases=CASES)
+    diagonal = math.hypot(48 * SPACING_RC[0], 40 * SPACING_RC[1])
+    assert per_image["diagonal_mm"].to_numpy() == pytest.approx(diagonal)
+    out = tmp_path / "tables"
+    names = {p.name for p in write_tables(per_image, out, PROVENANCE, penalised=True)}
+    assert {"table3_penalised.tsv", "table3_patient_penalised.md", "by_hospital_penalised.tsv"} <= names
+    plain = read_tsv(out / "table3.tsv").set_index("class").loc["T12"]
+    worst = read_tsv(out / "table3_penalised.tsv").set_index("class").loc["T12"]
+    assert plain["hd95_mm_mean"] == 0  # the two misses are counted, not averaged
+    assert (worst["n_valid"], worst["n_missed"]) == (3, 2)  # penalised: all enter the mean, still counted
+    assert worst["hd95_mm_mean"] == pytest.approx(2 * diagonal / 3, abs=1e-6)
+    assert "PENALISED" in (out / "table3_penalised.tsv").read_text()
+    assert not any("penalised" in n for n in {p.name for p in write_tables(per_image, tmp_path / "b", PROVENANCE)})
+
+
+def test_postprocess_effect_per_hospital(folders, tmp_path):
+    pred_dir, truth_dir = folders
+    raw_dir = tmp_path / "raw"
+    raw_dir.mkdir()
+    for path in pred_dir.iterdir():
+        labels = sitk.GetArrayFromImage(sitk.ReadImage(str(path)))
+        labels[44:47, 30:33] = CLASSES["T1"]  # an island far from T1, as post-processing removes
+        write_map(raw_dir / path.name, labels)
+    raw, processed = score_folder(raw_dir, truth_dir, CASES), score_folder(pred_dir, truth_dir, CASES)
+    effect = postprocess_effect(raw, processed).set_index(["hospital", "class"])
+    t1 = effect.loc[("H01", "T1")]
+    assert (t1["n_images"], t1["n_changed"]) == (2, 2)
+    assert t1["dsc_mean_before"] < t1["dsc_mean_after"] == 1.0
+    assert t1["hd95_mm_mean_before"] > t1["hd95_mm_mean_after"] == 0.0
+    assert effect.loc[("all", "T1"), "n_images"] == 3 and effect.loc[("H01", "lung"), "n_changed"] == 0
+    written = write_tables(processed, tmp_path / "tables", PROVENANCE, raw=raw)
+    assert tmp_path / "tables" / "postprocess_effect.md" in written
+    with pytest.raises(ValueError, match="different cases"):
+        postprocess_effect(raw[raw.case_id != "H01_p1_1"], processed)
+
+
+def test_parallel_scoring_gives_the_same_table(folders):
+    pd.testing.assert_frame_equal(score_folder(*folders, cases=CASES, workers=2), score_folder(*folders, cases=CASES))
 
 
 def test_rerun_is_byte_identical(folders, tmp_path):

@@ -220,9 +220,49 @@ def test_masks_must_be_boolean():
         score_masks(np.ones((4, 4), np.uint8), np.ones((4, 4), np.uint8), (0.1, 0.1))
 
 
-def test_confidence_interval_reproduces_paper_table3():
-    low, high = confidence_interval(0.8327, 0.1724, 1400)  # T1 DSC
-    assert (round(low, 4), round(high, 4)) == (0.8237, 0.8417)
-    low, high = confidence_interval(13.2952, 18.0057, 1400)  # T12 HD95 (mm)
-    assert (round(low, 4), round(high, 4)) == (12.3520, 14.2384)
+# The paper's Table 3: (vertebra, metric) -> (mean, SD, CI low, CI high), n = 1,400 test images.
+PAPER_TABLE3 = {
+    ("T1", "DSC"): (0.8327, 0.1724, 0.8237, 0.8418), ("T1", "IoU"): (0.7384, 0.1731, 0.7293, 0.7475),
+    ("T1", "HD95"): (8.4339, 8.2512, 8.0017, 8.8662), ("T1", "MSD"): (1.3720, 5.7211, 1.0723, 1.6717),
+    ("T7", "DSC"): (0.8322, 0.2094, 0.8213, 0.8432), ("T7", "IoU"): (0.7481, 0.2002, 0.7376, 0.7586),
+    ("T7", "HD95"): (9.4905, 12.7707, 8.8215, 10.1595), ("T7", "MSD"): (2.3449, 9.5402, 1.8452, 2.8447),
+    ("T12", "DSC"): (0.7998, 0.2574, 0.7864, 0.8133), ("T12", "IoU"): (0.7174, 0.2401, 0.7049, 0.7300),
+    ("T12", "HD95"): (13.2952, 18.0057, 12.3520, 14.2384), ("T12", "MSD"): (4.3954, 13.4379, 3.6915, 5.0993),
+}
+
+
+@pytest.mark.parametrize("cell", sorted(PAPER_TABLE3), ids=lambda cell: "-".join(cell))
+def test_confidence_interval_reproduces_paper_table3(cell):
+    """All 12 CI cells from the rounded mean and SD: within 0.0001 (the paper rounded its means)."""
+    mean, sd, low, high = PAPER_TABLE3[cell]
+    ours = confidence_interval(mean, sd, 1400)
+    assert ours == pytest.approx((low, high), abs=1.0001e-4)
+
+
+def test_confidence_interval_needs_two_values():
     assert all(math.isnan(v) for v in confidence_interval(0.5, math.nan, 1))
+
+
+def test_dsc_and_iou_equal_nnunet_evaluation(tmp_path):
+    """Our DSC/IoU against nnU-Net v2's own `compute_metrics` on label-map files (both empty: NaN in both)."""
+    import SimpleITK as sitk
+
+    evaluation = pytest.importorskip("nnunetv2.evaluation.evaluate_predictions")
+    from nnunetv2.imageio.simpleitk_reader_writer import SimpleITKIO
+
+    rng = np.random.default_rng(11)
+    for index in range(60):
+        truth = rng.choice(5, size=(40, 48), p=[0.6, 0.25, 0.05, 0.05, 0.05]).astype(np.uint8)
+        pred = np.where(rng.random(truth.shape) < 0.2, rng.integers(0, 5, truth.shape), truth).astype(np.uint8)
+        if index % 10 == 0:
+            truth[truth == T1] = pred[pred == T1] = 0  # both empty
+        if index % 10 == 1:
+            pred[pred == LUNG] = 0  # missed
+        paths = [str(tmp_path / f"{name}{index}.nii.gz") for name in ("truth", "pred")]
+        for path, labels in zip(paths, (truth, pred)):
+            sitk.WriteImage(sitk.GetImageFromArray(labels), path)
+        reference = evaluation.compute_metrics(*paths, SimpleITKIO(), list(CLASSES.values()))["metrics"]
+        for row in score_image(pred, truth, (0.15, 0.15)):
+            theirs = reference[CLASSES[row["class"]]]
+            for ours, key in ((row["dsc"], "Dice"), (row["iou"], "IoU")):
+                assert ours == theirs[key] or (math.isnan(ours) and math.isnan(theirs[key])), (index, row["class"])

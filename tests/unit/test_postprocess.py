@@ -8,14 +8,14 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from neovert.postprocess import VERTEBRA_LABELS, keep_largest_component, postprocess_folder
+from neovert.postprocess import VERTEBRAE, components_to_keep, keep_largest_components, postprocess_folder
 
 
 def test_diagonal_neighbours_connect():
     labels = np.zeros((10, 10), np.uint8)
     labels[1, 1] = labels[2, 2] = labels[3, 3] = 2  # one 8-connected staircase of 3 pixels
     labels[7, 7:9] = 2  # a 2-pixel island
-    out = keep_largest_component(labels)
+    out = keep_largest_components(labels)
     expected = labels.copy()
     expected[7, 7:9] = 0
     np.testing.assert_array_equal(out, expected)
@@ -26,7 +26,7 @@ def test_ties_are_all_kept_and_smaller_removed():
     labels[0:2, 0:2] = 3
     labels[8:10, 8:10] = 3
     labels[5, 5] = 3
-    out = keep_largest_component(labels)
+    out = keep_largest_components(labels)
     assert (out == 3).sum() == 8
     assert out[5, 5] == 0
 
@@ -38,12 +38,22 @@ def test_lung_and_unlisted_classes_untouched_and_input_kept():
     labels[18, 18] = 4
     labels[12, 7] = 4  # island touching nothing of class 4, removed
     before = labels.copy()
-    out = keep_largest_component(labels)
+    out = keep_largest_components(labels)
     np.testing.assert_array_equal(labels, before)
     np.testing.assert_array_equal(out == 1, before == 1)
     assert (out == 4).sum() == 16
-    only_t1 = keep_largest_component(labels, classes=(2,))
+    only_t1 = keep_largest_components(labels, {2: 1})
     np.testing.assert_array_equal(only_t1, before)
+
+
+def test_lung_keeps_its_two_largest_components_when_configured():
+    labels = np.zeros((20, 20), np.uint8)
+    labels[0:6, 0:5] = labels[0:5, 10:15] = 1  # two lungs
+    labels[15:17, 15:17] = 1  # a speck
+    labels[10:12, 2:4] = 2
+    out = keep_largest_components(labels, components_to_keep(2))
+    assert (out == 1).sum() == 30 + 25 and out[15, 15] == 0
+    np.testing.assert_array_equal(keep_largest_components(labels, components_to_keep(None)), labels)
 
 
 def test_agrees_with_nnunet_helper():
@@ -52,10 +62,10 @@ def test_agrees_with_nnunet_helper():
     for _ in range(40):
         labels = rng.choice(5, size=(48, 56), p=[0.7, 0.15, 0.05, 0.05, 0.05]).astype(np.uint8)
         expected = labels.copy()
-        for label in VERTEBRA_LABELS:
+        for label in VERTEBRAE:
             mask = labels == label
             expected[mask & ~morphology.remove_all_but_largest_component(mask)] = 0
-        np.testing.assert_array_equal(keep_largest_component(labels), expected)
+        np.testing.assert_array_equal(keep_largest_components(labels), expected)
 
 
 def _write(path: Path, labels: np.ndarray) -> None:
@@ -89,7 +99,7 @@ def test_folder_round_trip_keeps_geometry(tmp_path):
         assert image.GetDirection() == reference.GetDirection()
         array = sitk.GetArrayFromImage(image)
         assert array.dtype == np.uint8
-        np.testing.assert_array_equal(array, keep_largest_component(labels))
+        np.testing.assert_array_equal(array, keep_largest_components(labels))
         assert array[20, 30] == 0
 
 

@@ -1,6 +1,7 @@
 """Run the real workflow in a scratch folder: its own config, cohort, secrets and results."""
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -11,15 +12,26 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 
 
-def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    """`snakemake` on the repository's Snakefile with `workdir` as working directory."""
+def snakemake(workdir: Path, *args: str, check: bool = True, timeout: int = 1800) -> subprocess.CompletedProcess:
+    """`snakemake` on the repository's Snakefile with `workdir` as working directory.
+
+    A run past `timeout` seconds is killed with everything it started (its own process group) and
+    fails the test with its output, so a hung job cannot hang the whole suite."""
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
                NEOVERT_SECRETS_DIR=str(workdir / "secrets"))
     command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
                "--directory", str(workdir), "--workflow-profile", str(REPO / "profiles" / "default"), *args]
-    result = subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True)
+    with subprocess.Popen(command, cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True, start_new_session=True) as process:
+        try:
+            stdout, stderr = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            stdout, stderr = process.communicate()
+            raise AssertionError(f"snakemake {' '.join(args)} ran past {timeout} s:\n{stdout[-4000:]}\n{stderr[-8000:]}")
+    result = subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
     if check and result.returncode:
-        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stdout[-4000:]}\n{result.stderr[-8000:]}")
+        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{stdout[-4000:]}\n{stderr[-8000:]}")
     return result
 
 

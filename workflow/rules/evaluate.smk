@@ -4,12 +4,15 @@
 rule evaluate_hospital:
     input:
         predictions="results/postprocess/{hospital}",
+        raw="results/predict/{hospital}",
         truth="results/rasterize/{hospital}/labels",
         split="results/split/split.tsv",
     output:
         per_image="results/evaluate/{hospital}/per_image.tsv",
+        raw="results/evaluate/{hospital}/per_image_raw.tsv",
     params:
         stage_version=stage_version("evaluate"),
+    threads: 2
     log:
         "logs/evaluate/{hospital}/evaluate_hospital.log",
     conda:
@@ -21,14 +24,17 @@ rule evaluate_hospital:
 rule evaluate_tables:
     input:
         per_image=per_hospital("results/evaluate/{hospital}/per_image.tsv"),
+        raw=per_hospital("results/evaluate/{hospital}/per_image_raw.tsv"),
         predictions=per_hospital("results/postprocess/{hospital}"),
     output:
         per_image="results/evaluate/per_image.tsv",
         table3="results/evaluate/table3.tsv",
         table4="results/evaluate/table4.tsv",
         by_hospital="results/evaluate/by_hospital.tsv",
+        postprocess_effect="results/evaluate/postprocess_effect.tsv",
     params:
         config_hash=config_hash(),
+        penalised=config["evaluate"]["penalised_tables"],
         stage_version=stage_version("evaluate"),
     localrule: True
     log:

@@ -1,4 +1,4 @@
-# Keep the largest 8-connected component per vertebra class; lungs untouched.
+# Keep the largest 8-connected component per vertebra class; lungs untouched unless configured.
 
 
 rule postprocess_hospital:
@@ -7,6 +7,7 @@ rule postprocess_hospital:
     output:
         labels=directory("results/postprocess/{hospital}"),
     params:
+        lung_components=config["postprocess"]["lung_components"],
         stage_version=stage_version("postprocess"),
     log:
         "logs/postprocess/{hospital}/postprocess_hospital.log",

@@ -9,14 +9,21 @@ from neovert.io import read_tsv
 from neovert.provenance import hash_object
 
 log.setup(snakemake.log[0])
-per_image = pd.concat([read_tsv(Path(p)) for p in snakemake.input.per_image], ignore_index=True)
+
+
+def gather(paths):
+    return pd.concat([read_tsv(Path(p)) for p in paths], ignore_index=True)
+
+
 predictions = [evaluate.hash_folder(Path(p)) for p in snakemake.input.predictions]
 evaluate.write_tables(
-    per_image,
+    gather(snakemake.input.per_image),
     Path(snakemake.output.table3).parent,
     {
         "code_version": __version__,
         "config_hash": snakemake.params.config_hash,
         "predictions_hash": hash_object(predictions),
     },
+    raw=gather(snakemake.input.raw),
+    penalised=snakemake.params.penalised,
 )

@@ -16,7 +16,6 @@ import json
 import logging
 import os
 import shutil
-from concurrent.futures import ProcessPoolExecutor
 from importlib.metadata import version
 from pathlib import Path
 
@@ -32,6 +31,7 @@ from neovert.deid.clinical import age_at_exam, bw_group, ga_group, read_clinical
 from neovert.deid.header import Context, clean_header
 from neovert.deid.source import Quarantine, read_radiograph, stored_pixels
 from neovert.io import atomic_path, write_json, write_text, write_tsv
+from neovert.parallel import pool_map
 from neovert.pseudonym import Pseudonymizer
 
 STAGE_VERSION = "2"
@@ -55,12 +55,7 @@ def deid_folder(src: Path, out_dir: Path, key: bytes, clinical: Path, map_file: 
         shutil.rmtree(out_dir / stale, ignore_errors=True)
     settings = {"src": src, "staging": out_dir / ".staging", "key": key, "sheet": read_clinical(clinical),
                 "annotations": annotations}
-    if workers > 1:
-        with ProcessPoolExecutor(workers, initializer=_start, initargs=(settings,)) as pool:
-            results = list(_progress(pool.map(_process, files, chunksize=4), hospital, len(files)))
-    else:
-        _start(settings)
-        results = list(_progress(map(_process, files), hospital, len(files)))
+    results = list(_progress(pool_map(_process, files, workers, _start, (settings,)), hospital, len(files)))
     records = _place(results, out_dir, hospital)
     shutil.rmtree(out_dir / ".staging", ignore_errors=True)
     return _write_tables(records, out_dir, map_file, hospital)
