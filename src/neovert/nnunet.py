@@ -17,13 +17,14 @@ import statistics
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from neovert import LABELS
 from neovert.io import read_tsv, write_json
+from neovert.provenance import hash_files, versions
 
-STAGE_VERSION = "1"
+STAGE_VERSION = "2"
 TRAINERS_DIR = Path(__file__).parent / "nnunet_trainers"
 log = logging.getLogger(__name__)
 
@@ -191,11 +192,63 @@ def _dummy_axis_spacing(paths: Paths) -> float:
     return float(statistics.median(s[0] for s in fingerprint["spacings"]))
 
 
+FINGERPRINT = "neovert_fingerprint.json"
+
+
+def training_fingerprint(paths: Paths, setup: Setup) -> dict:
+    """What a training run is a function of: the split, plans, dataset description and nnU-Net's
+    dataset fingerprint (intensity and shape statistics of every training case, so new or changed
+    images or labels show), the recipe, and the code versions. A run is resumed only under the
+    same fingerprint."""
+    dataset = paths.preprocessed / paths.dataset
+    files = ["splits_final.json", f"{setup.plans}.json", "dataset.json", "dataset_fingerprint.json"]
+    recipe = {k: v for k, v in asdict(setup).items() if k not in ("tta",)}  # tta only matters for inference
+    return json.loads(json.dumps({
+        "files": {name: hash_files([dataset / name], dataset) for name in files},
+        "recipe": recipe,
+        "versions": {**{k: v for k, v in versions().items() if k in ("nnunetv2", "torch")},
+                     "neovert.nnunet": STAGE_VERSION,
+                     "trainers": hash_files([TRAINERS_DIR / "neovert_trainers.py"], TRAINERS_DIR)},
+    }))
+
+
 def train(paths: Paths, setup: Setup, threads: int) -> Path:
-    """Train one fold; returns checkpoint_final.pth."""
+    """Train one fold, resuming an interrupted run; returns checkpoint_final.pth.
+
+    A walltime kill or preemption leaves nnU-Net's checkpoint_latest.pth in the fold folder
+    (written every `save_every` epochs; a finished run deletes it). If it loads and the
+    fingerprint stored beside it (`training_fingerprint`) equals the current one, training
+    continues from it (nnU-Net's --c: the epoch counter goes on); otherwise the folder is cleared
+    and training starts afresh, so a changed split, plan or recipe never resumes a stale run.
+    Resumed runs are not bitwise equal to uninterrupted ones: nnU-Net does not checkpoint the
+    random state of augmentation.
+    """
+    fold = paths.model_folder(setup) / f"fold_{setup.fold}"
+    stamp, current = fold / FINGERPRINT, training_fingerprint(paths, setup)
+    latest = fold / "checkpoint_latest.pth"
+    same = stamp.is_file() and json.loads(stamp.read_text()) == current
+    resume = same and latest.is_file() and _readable(latest)  # unreadable: killed while saving
+    if resume:
+        log.info("resuming from %s (same fingerprint)", latest)
+    else:
+        if fold.exists():
+            log.info("starting afresh: %s", "no readable checkpoint_latest.pth" if same else "the fingerprint changed")
+            shutil.rmtree(fold)
+        write_json(stamp, current)
     _run("nnUNetv2_train", paths.dataset_id, setup.configuration, setup.fold, "-tr", setup.trainer,
-         "-p", setup.plans, "-device", setup.device, env=environment(paths, setup, threads))
-    return paths.model_folder(setup) / f"fold_{setup.fold}" / "checkpoint_final.pth"
+         "-p", setup.plans, "-device", setup.device, *(["--c"] if resume else []),
+         env=environment(paths, setup, threads))
+    return fold / "checkpoint_final.pth"
+
+
+def _readable(checkpoint: Path) -> bool:
+    import torch
+
+    try:
+        torch.load(checkpoint, map_location="cpu", weights_only=False)
+    except Exception:  # any damage (truncation, bad zip, bad pickle) means: do not resume from it
+        return False
+    return True
 
 
 def predict(case_ids: list[str], images: Path, out_dir: Path, paths: Paths, setup: Setup, threads: int) -> int:
