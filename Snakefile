@@ -38,3 +38,18 @@ rule all:
     input:
         rules.evaluate.input,
         rules.report.input,
+
+
+# After a failed run (with --keep-going the other hospitals carry on): one table of what failed
+# for which hospital and why, printed and kept in logs/failures.tsv; a later success removes it.
+onerror:
+    import sys
+
+    from neovert import failures
+
+    table = failures.write_summary(log, Path.cwd(), Path("logs/failures.tsv"))
+    print("Failed jobs (logs/failures.tsv):", table.to_string(index=False), sep="\n", file=sys.stderr)
+
+
+onsuccess:
+    Path("logs/failures.tsv").unlink(missing_ok=True)
