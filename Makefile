@@ -28,13 +28,15 @@ demo: $(STAMP)
 test: $(STAMP)
 	python -m pytest -ra
 
-# de-identification benchmarks (JSON/TSV under benchmarks/): speed against dicognito and the raw
-# decoder, leaks of the anchors on the torture corpus, OCR recall on rendered burned-in text
+# benchmarks (JSON/TSV under benchmarks/): de-identification speed against dicognito and the raw
+# decoder, leaks of the anchors on the torture corpus, OCR recall on rendered burned-in text;
+# metrics speed and agreement against surface-distance and MONAI
 bench: $(STAMP)
 	pip install --quiet -e ".[test,bench]"
 	python bench/deid_speed.py
 	python bench/deid_anchors.py
 	python bench/burned_in_recall.py
+	python bench/metrics_speed.py
 
 clean-demo:
 	rm -rf results logs benchmarks data/demo .snakemake

@@ -177,18 +177,22 @@ def _contours(
 
     Both masks are stacked so each numpy call does the pair at once. Corner (i, j) is the
     top-left corner of pixel (i, j) of the crop; the zero frame makes the grid (h+1) x (w+1),
-    the same grid surface-distance uses.
+    the same grid surface-distance uses. The codes are computed on the flattened stack (1D
+    shifts by one pixel and one row are contiguous, and ``flatnonzero`` is ~20x faster than a 3D
+    ``nonzero``); the codes that wrap across a row or mask edge read only the zero frame, so
+    they are 0 and drop out.
     """
     h, w = pred.shape
     padded = np.zeros((2, h + 2, w + 2), np.uint8)
     padded[0, 1:-1, 1:-1] = pred
     padded[1, 1:-1, 1:-1] = truth
-    pairs = (padded[:, :, :-1] << 1) | padded[:, :, 1:]  # left/right bits of each row pair
-    code = (pairs[:, :-1] << 2) | pairs[:, 1:]
-    which, r, c = np.nonzero((code != 0) & (code != 0b1111))
-    weights = _contour_length_table(spacing)[code[which, r, c]]
-    points = np.stack((r, c), axis=1)
-    split = int(np.searchsorted(which, 1))
+    flat, row, plane = padded.ravel(), w + 2, (h + 2) * (w + 2)
+    pairs = (flat[:-1] << 1) | flat[1:]  # left/right bits of each pixel pair
+    code = (pairs[:-row] << 2) | pairs[row:]  # 8·TL + 4·TR + 2·BL + BR of the 2x2 block at each pixel
+    index = np.flatnonzero((code != 0) & (code != 0b1111))
+    weights = _contour_length_table(spacing)[code[index]]
+    points = np.stack(np.divmod(index % plane, row), axis=1)
+    split = int(np.searchsorted(index, plane))
     return (points[:split], weights[:split]), (points[split:], weights[split:])
 
 
