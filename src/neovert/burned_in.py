@@ -2,7 +2,13 @@
 
 Header flags such as Burned In Annotation are unreliable, so every image is searched for text:
 rows of character-sized blobs that stand out from their neighbourhood (`_text_lines`) are each
-read with tesseract in single-line mode (`_read`), and what is read is sorted into three kinds:
+read with tesseract in single-line mode (`_read`). Consoles burn a label in at one stored value,
+its pen; a row whose ink is mostly one value is taken as such a label and followed along that
+value (`_pen_line`), which gives its exact ink and extent: characters a faint label shares with
+the anatomy around them, its punctuation and an initial a word space away are found there. Rows
+of bone texture and noise hold too little of their ink at one value to be taken for labels.
+
+What is read is sorted into three kinds:
 
 - PHI, masked: any word that matches the header's deny list (`deny_tokens`) allowing for OCR
   noise; anything shaped like a date, a run of 6+ digits or an ID (letters and 3+ digits); and,
@@ -10,19 +16,29 @@ read with tesseract in single-line mode (`_read`), and what is read is sorted in
   marker (a mother's name or a ward the header does not carry is PHI too).
 - benign radiographer markers (`MARKERS`), kept: laterality, projection, patient position and the
   like carry no identity and readers need them.
-- doubtful: a row of `DOUBT_CHARS`+ printed characters of which tesseract reads nothing with
-  confidence (and not only markers). The caller quarantines the image rather than guess. Bone
-  texture does not get this far: its blob rows stand too little out of the anatomy to be read.
+- doubtful: a row not drawn at one value (anti-aliased or lossy-compressed text) of `DOUBT_CHARS`+
+  printed characters of which tesseract reads nothing with confidence (and not only markers).
+  The caller quarantines the image rather than guess. Bone texture does not get this far: its
+  blob rows stand too little out of the anatomy to be read.
 
-A row holding any PHI is masked whole: its padded box is filled with the image's darkest displayed value (the largest stored value
-for MONOCHROME1), so the result looks like an ordinary black label box.
+Privacy comes first for labels drawn at one value: such a row is masked unless every word of it
+is a marker read with confidence, so a name OCR misreads goes too. A masked row goes whole: its
+padded box is filled with the image's darkest displayed value (the largest stored value for
+MONOCHROME1), so the result looks like an ordinary black label box.
+
+Text drawn at exactly the value of the region it sits on (white on a saturated area) is not in
+the pixels at all and cannot be found; nor, in practice, can text drawn at an image's extreme
+value over anatomy clipped to that value (a dark label on black air): clipped texture there is
+as flat as a pen.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -72,6 +88,23 @@ SURE_UNLISTED = 85
 # levels, by which ink must differ from its neighbourhood's mean.
 LOCAL_WINDOW = 101
 LOCAL_CONTRAST = 12
+# A second, stricter margin: at LOCAL_CONTRAST the characters of a faint label on anatomy merge
+# with the anatomy's own ink into blobs too big for characters; at this one they stand alone.
+STRICT_CONTRAST = 30
+# Labels drawn at one stored value, their pen (`_pen_line`): share of a row's ink at its commonest
+# value for the row to be followed along it. A label's row holds most of its ink at its pen, less
+# where anatomy ink joined it; rows of bone texture and noise at most a tenth (RG1, RG3, cat.dcm).
+PEN_SHARE = 0.3
+# Widest gap, in cap heights, between the shapes of one label: the word space after a full stop
+# or comma is 1.2-1.25 caps in a monospace face ("R. DOE"), other gaps in labels under 0.75.
+PEN_GAP = 1.5
+# Shapes of the pen's value count as letters from half the row's cap height, as punctuation from a
+# tenth of it each way (a full stop of a 12 px label is 2 px square).
+LETTER = 0.5
+PUNCTUATION = 0.1
+# Most of the ring just outside a row at its pen value means the value is the background, not the
+# ink: the counters of letters on a label box are shapes of the box's value in a row of their own.
+PEN_BACKGROUND = 0.5
 # Characters tesseract swaps in radiograph fonts, folded to one form before comparing.
 _FOLD = str.maketrans("OQIL|SBZ", "00111582")
 _DATE = re.compile(r"\d{1,4}[./-]\d{1,2}[./-]\d{2,4}")
@@ -82,7 +115,8 @@ _MONTH_DATE = re.compile(r"\b(\d{1,2}\W?(%s)[A-Z]*\W?\d{2,4}|(%s)[A-Z]*\W?\d{1,2
 
 @dataclass(frozen=True)
 class Scrub:
-    """The masked pixels and what OCR found; `doubtful` > 0 means the caller should quarantine."""
+    """The masked pixels and what OCR found; `doubtful` > 0 means the caller should quarantine.
+    `masked` counts the words read in masked rows (a row OCR read nothing in counts one)."""
 
     pixels: np.ndarray
     masked: int
@@ -100,7 +134,8 @@ class _Word:
 @dataclass(frozen=True)
 class _Line:
     box: tuple[int, int, int, int]  # ink box x0, y0, x1, y1 in full-resolution pixels
-    chars: int  # blobs on the row's baseline at its height (`_line`)
+    chars: int  # blobs on the row's baseline at its height (`_line`, `_pen_line`)
+    pen: int | None  # the stored value its characters are drawn at, when drawn at one
     picture: Image.Image  # the row's ink, black on white, scaled for tesseract
 
 
@@ -132,19 +167,21 @@ def scrub(pixels: np.ndarray, deny: list[str], monochrome1: bool) -> Scrub:
     out = pixels.copy()
     dark = pixels.max() if monochrome1 else pixels.min()
     masked = words = kept = doubtful = 0
-    for line in _text_lines(_display(pixels, monochrome1)):
+    for line in _text_lines(_display(pixels, monochrome1), pixels):
         read = _read(line)
         words += len(read)
         phi = _patterned(read) | _denied(read, deny_folded)
         markers = [w for _, w in read if _marker(_norm(w.text))]
         phi.update(i for i, w in read if w.conf >= SURE_UNLISTED and sum(c.isalpha() for c in _norm(w.text)) >= 3
                    and not _marker(_norm(w.text)))
-        if phi:
+        benign = bool(read) and all(_marker(_norm(w.text)) and w.conf >= SURE for _, w in read)
+        if phi or (line.pen is not None and not benign):
             # OCR may split or drop letters of a row, and its word boxes on the scaled crop are
-            # loose: a row that holds any PHI goes whole
+            # loose: a row that holds any PHI goes whole; so does a label drawn at one value that
+            # does not read as markers only, whatever OCR made of it
             x0, y0, x1, y1 = _padded(line.box, pixels.shape)
             out[y0:y1, x0:x1] = dark
-            masked += len(read)
+            masked += max(len(read), 1)
         elif line.chars >= DOUBT_CHARS and len(markers) < max(len(read), 1) and all(w.conf < SURE for _, w in read):
             # a row of printed characters tesseract cannot read with confidence may hide anything
             doubtful += 1
@@ -153,30 +190,103 @@ def scrub(pixels: np.ndarray, deny: list[str], monochrome1: bool) -> Scrub:
     return Scrub(out, masked, words, kept, doubtful)
 
 
-def _text_lines(gray: np.ndarray) -> list[_Line]:
+def _text_lines(gray: np.ndarray, pixels: np.ndarray) -> list[_Line]:
     """Rows of character-sized blobs of ink brighter, or darker, than its neighbourhood. A global
     threshold loses labels on a radiograph's uneven background; against a local mean (a window
     wider than the largest letters' strokes) a label stands out wherever it sits, faint or on a
-    bright bone. Bone texture crosses that margin too, in blobs that chain into rows, but only just:
-    a row is kept when its ink stands `LINE_CONTRAST` from the local mean, as burned-in text does.
-    Tesseract on a whole radiograph skips whole labels and reads bone edges as words; finding the
-    rows first and reading each alone (`_read`) is both more complete and cheaper."""
+    bright bone. Tesseract on a whole radiograph skips whole labels and reads bone edges as words;
+    finding the rows first and reading each alone (`_read`) is both more complete and cheaper.
+
+    A row whose ink is mostly one stored value is followed along that value (`_pen_line`); rows
+    found again inside one already followed are skipped. The ink is looked for at two margins,
+    `LOCAL_CONTRAST` and `STRICT_CONTRAST`, as faint labels on anatomy only come apart from it at
+    the second. Other rows, of text not drawn at one value, are kept when their ink stands
+    `LINE_CONTRAST` from the local mean: bone texture crosses `LOCAL_CONTRAST` too, in blobs that
+    chain into rows, but only just."""
     local = ndimage.uniform_filter(gray.astype(np.float32), size=LOCAL_WINDOW)
     contrast = np.abs(gray - local)
-    lines = []
-    for ink in (gray > local + LOCAL_CONTRAST, gray < local - LOCAL_CONTRAST):
-        labels, _ = ndimage.label(ink)
-        boxes = np.array([(s[1].start, s[0].start, s[1].stop, s[0].stop) for s in ndimage.find_objects(labels)]
-                         ).reshape(-1, 4)
-        h, w = boxes[:, 3] - boxes[:, 1], boxes[:, 2] - boxes[:, 0]
-        boxes = boxes[(h >= MIN_CAP) & (h <= MAX_CAP) & (w <= 4 * h) & (w * 10 >= h)]
-        for group in _rows(boxes):
-            x0, y0 = boxes[group, :2].min(axis=0)
-            x1, y1 = boxes[group, 2:].max(axis=0)
-            within = ink[y0:y1, x0:x1]
-            if np.median(contrast[y0:y1, x0:x1][within]) >= LINE_CONTRAST:
-                lines.append(_line(ink, boxes[group]))
-    return lines
+    drawn: list[_Line] = []
+    plain: list[tuple[np.ndarray, np.ndarray]] = []
+    for margin in (LOCAL_CONTRAST, STRICT_CONTRAST):
+        for ink in (gray > local + margin, gray < local - margin):
+            boxes = _blobs(ink)
+            for group in _rows(boxes):
+                row = boxes[group]
+                x0, y0, x1, y1 = _extent(row)
+                if any(_overlap((x0, y0, x1, y1), line.box) for line in drawn):
+                    continue
+                within = ink[y0:y1, x0:x1]
+                values, counts = np.unique(pixels[y0:y1, x0:x1][within], return_counts=True)
+                line = None
+                if counts.max() >= PEN_SHARE * counts.sum():
+                    line = _pen_line(pixels, row, values[counts.argmax()])
+                if line is not None:
+                    drawn.append(line)
+                elif margin == LOCAL_CONTRAST and np.median(contrast[y0:y1, x0:x1][within]) >= LINE_CONTRAST:
+                    plain.append((ink, row))
+    return drawn + [_line(ink, row) for ink, row in plain
+                    if not any(_overlap(_extent(row), line.box) for line in drawn)]
+
+
+def _blobs(ink: np.ndarray) -> np.ndarray:
+    """Boxes (x0, y0, x1, y1) of the ink's connected blobs of a character's height and shape."""
+    labels, _ = ndimage.label(ink)
+    boxes = np.array([(s[1].start, s[0].start, s[1].stop, s[0].stop) for s in ndimage.find_objects(labels)]
+                     ).reshape(-1, 4)
+    h, w = boxes[:, 3] - boxes[:, 1], boxes[:, 2] - boxes[:, 0]
+    return boxes[(h >= MIN_CAP) & (h <= MAX_CAP) & (w <= 4 * h) & (w * 10 >= h)]
+
+
+def _extent(boxes: np.ndarray) -> tuple[int, int, int, int]:
+    x0, y0 = boxes[:, :2].min(axis=0)
+    x1, y1 = boxes[:, 2:].max(axis=0)
+    return int(x0), int(y0), int(x1), int(y1)
+
+
+def _overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def _pen_line(pixels: np.ndarray, row: np.ndarray, pen: int) -> _Line | None:
+    """The label drawn at stored value `pen` that the blob `row` is part of, or None when the
+    value's shapes there are no row of letters. Against a local mean a label's characters fall
+    apart where they touch anatomy as bright as they are, and its punctuation is too small to be
+    a blob; its pen value gives them all back: shapes of that value across the row's band are
+    taken, from the row's own letters outwards, while they lie within `PEN_GAP` cap heights of
+    the label so far: letters at the row's height, and punctuation on its baseline or just below
+    (a comma). The ink OCR reads is that value's pixels too, free of the anatomy around."""
+    cap = float(np.median(row[:, 3] - row[:, 1]))
+    x0, y0, x1, y1 = _extent(row)
+    top, bottom = max(int(y0 - cap / 2), 0), min(int(y1 + cap / 2) + 1, pixels.shape[0])
+    labels, _ = ndimage.label(pixels[top:bottom] == pen, structure=np.ones((3, 3)))
+    shapes = np.array([(s[1].start, s[0].start + top, s[1].stop, s[0].stop + top) for s in ndimage.find_objects(labels)]
+                      ).reshape(-1, 4)
+    h, w = shapes[:, 3] - shapes[:, 1], shapes[:, 2] - shapes[:, 0]
+    level = np.minimum(shapes[:, 3], y1) - np.maximum(shapes[:, 1], y0)  # overlap with the row's height
+    inside = (h <= 1.5 * cap) & (shapes[:, 1] > top) & (shapes[:, 3] < bottom)
+    letter = inside & (h >= LETTER * cap) & (level * 2 >= h)
+    mark = (inside & (h < LETTER * cap) & (h >= PUNCTUATION * cap) & (w >= PUNCTUATION * cap)
+            & (shapes[:, 1] >= y0 - 0.2 * cap) & (shapes[:, 3] <= y1 + 0.4 * cap))
+    taken = letter & (shapes[:, 0] < x1) & (shapes[:, 2] > x0)
+    while taken.any():
+        left, right = shapes[taken, 0].min() - PEN_GAP * cap, shapes[taken, 2].max() + PEN_GAP * cap
+        more = (letter | mark) & ~taken & (shapes[:, 2] >= left) & (shapes[:, 0] <= right)
+        if not more.any():
+            break
+        taken |= more
+    letters = shapes[taken & letter]
+    if len(letters) < 2:
+        return None
+    x0, y0, x1, y1 = _extent(shapes[taken])
+    heights = letters[:, 3] - letters[:, 1]
+    cap = float(np.median(heights))
+    base = float(np.median(letters[:, 3]))
+    chars = int(np.sum((np.abs(letters[:, 3] - base) <= 0.2 * cap) & (np.abs(heights - cap) <= 0.35 * cap)))
+    pad = int(cap * 0.3) + 1
+    crop = pixels[max(y0 - pad, 0):y1 + pad, max(x0 - pad, 0):x1 + pad] == pen
+    if np.concatenate([crop[0], crop[-1], crop[:, 0], crop[:, -1]]).mean() > PEN_BACKGROUND:
+        return None
+    return _Line((x0, y0, x1, y1), chars, int(pen), _picture(crop, cap))
 
 
 def _rows(boxes: np.ndarray) -> list[list[int]]:
@@ -211,31 +321,51 @@ def _rows(boxes: np.ndarray) -> list[list[int]]:
 
 
 def _line(ink: np.ndarray, boxes: np.ndarray) -> _Line:
-    """The row's box and its ink as black-on-white, scaled to `OCR_CAP` px characters with a white
-    margin (tesseract reads lines best at 30-50 px). `chars` counts blobs sitting on a common
-    baseline at a common height: printed text has many, bone texture rarely more than two."""
+    """The row's box and its ink as OCR reads it (`_picture`). `chars` counts blobs sitting on a
+    common baseline at a common height: printed text has many, bone texture rarely more than two."""
     heights = boxes[:, 3] - boxes[:, 1]
     cap = float(np.median(heights))
     base = float(np.median(boxes[:, 3]))
     chars = int(np.sum((np.abs(boxes[:, 3] - base) <= 0.2 * cap) & (np.abs(heights - cap) <= 0.35 * cap)))
-    x0, y0 = int(boxes[:, 0].min()), int(boxes[:, 1].min())
-    x1, y1 = int(boxes[:, 2].max()), int(boxes[:, 3].max())
+    x0, y0, x1, y1 = _extent(boxes)
     pad = int(cap * 0.3) + 1
     crop = ink[max(y0 - pad, 0):y1 + pad, max(x0 - pad, 0):x1 + pad]
+    return _Line((x0, y0, x1, y1), chars, None, _picture(crop, cap))
+
+
+def _picture(crop: np.ndarray, cap: float) -> Image.Image:
+    """Ink as black on white, scaled to `OCR_CAP` px characters with a white margin (tesseract
+    reads lines best at 30-50 px)."""
     picture = Image.fromarray(np.where(crop, 0, 255).astype(np.uint8))
     scale = OCR_CAP / cap
     picture = picture.resize((max(int(picture.width * scale), 1), max(int(picture.height * scale), 1)),
                              Image.Resampling.BILINEAR)
     framed = Image.new("L", (picture.width + 40, picture.height + 40), 255)
     framed.paste(picture, (20, 20))
-    return _Line((x0, y0, x1, y1), chars, framed)
+    return framed
+
+
+@contextlib.contextmanager
+def _one_tesseract_thread() -> Iterator[None]:
+    """OMP_THREAD_LIMIT=1 for the tesseract child only: the stage's process pool, not tesseract's
+    threads, decides how many cores are busy. pytesseract passes this process's environment on, so
+    the variable is set around the call and restored after it: left set, it is inherited by every
+    later child, and it slowed nnU-Net's torch training (OpenMP) to a crawl in the test suite."""
+    previous = os.environ.get("OMP_THREAD_LIMIT")
+    os.environ["OMP_THREAD_LIMIT"] = "1"
+    try:
+        yield
+    finally:
+        if previous is None:
+            del os.environ["OMP_THREAD_LIMIT"]
+        else:
+            os.environ["OMP_THREAD_LIMIT"] = previous
 
 
 def _read(line: _Line) -> list[tuple[int, _Word]]:
-    """The line's words as tesseract reads them in single-line mode (psm 7). OMP_THREAD_LIMIT=1
-    because the stage's process pool, not tesseract's threads, decides how many cores are busy."""
-    os.environ["OMP_THREAD_LIMIT"] = "1"
-    data = pytesseract.image_to_data(line.picture, config="--psm 7", output_type=pytesseract.Output.DICT)
+    """The line's words as tesseract reads them in single-line mode (psm 7)."""
+    with _one_tesseract_thread():
+        data = pytesseract.image_to_data(line.picture, config="--psm 7", output_type=pytesseract.Output.DICT)
     words = [_Word(text.upper(), float(conf)) for text, conf, level in zip(data["text"], data["conf"], data["level"])
              if level == 5 and text.strip()]
     return list(enumerate(words))
