@@ -19,7 +19,7 @@ from neovert.io import write_tsv
 
 COLUMNS = ["stage", "hospital", "rule", "log", "reason"]
 _BLOCK = re.compile(r"^Error in rule (\w+):\n((?:[ \t]+.*\n?)*)", re.MULTILINE)
-_LOG = re.compile(r"^\s+log: (\S+)", re.MULTILINE)
+_LOG = re.compile(r"^\s+log: ([^\s,]+)", re.MULTILINE)  # the rule's log; under SLURM the job log follows
 _ERROR = re.compile(r"\b\w*(Error|Exception|Interrupt)\b|\bfailed\b|\bKilled\b")
 
 

@@ -11,7 +11,7 @@ Error in rule strip_hospital:
     log: logs/strip/H07/strip_hospital.log (check log file(s) for error details)
 Error in rule nnunet_train:
     jobid: 3
-    log: logs/nnunet/nnunet_train.log (check log file(s) for error details)
+    log: logs/nnunet/nnunet_train.log, /w/.snakemake/slurm_logs/rule_nnunet_train/17.log (check log file(s) for error details)
 Exiting because a job execution failed. Look above for error messages
 """
 

@@ -17,6 +17,9 @@ rule deid_hospital:
         key_env=config["deid"]["key_env"],
         stage_version=stage_version("deid"),
     threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=240,
     log:
         "logs/deid/{hospital}/deid_hospital.log",
     benchmark:

@@ -13,6 +13,9 @@ rule evaluate_hospital:
     params:
         stage_version=stage_version("evaluate"),
     threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=60,
     log:
         "logs/evaluate/{hospital}/evaluate_hospital.log",
     conda:

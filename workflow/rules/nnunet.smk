@@ -12,6 +12,9 @@ rule nnunet_export:
     params:
         paths=NNUNET_PATHS,
         stage_version=stage_version("nnunet"),
+    resources:
+        mem_mb=2000,
+        runtime=60,
     log:
         "logs/nnunet/nnunet_export.log",
     conda:
@@ -29,7 +32,11 @@ rule nnunet_preprocess:
     params:
         paths=NNUNET_PATHS,
         setup=PLANNING,
+        stage_version=stage_version("nnunet"),
     threads: 2
+    resources:
+        mem_mb=8000,
+        runtime=240,
     log:
         "logs/nnunet/nnunet_preprocess.log",
     benchmark:
@@ -48,9 +55,14 @@ rule nnunet_train:
     params:
         paths=NNUNET_PATHS,
         setup=SETUP,
+        stage_version=stage_version("nnunet"),
     threads: 2
     resources:
         gpu=1 if SETUP["device"] == "cuda" else 0,
+        mem_mb=16000,
+        runtime=2880,
+    # a walltime kill or preemption fails the job; each retry resumes from checkpoint_latest.pth
+    retries: 2
     log:
         "logs/nnunet/nnunet_train.log",
     benchmark:

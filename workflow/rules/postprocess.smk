@@ -9,6 +9,9 @@ rule postprocess_hospital:
     params:
         lung_components=config["postprocess"]["lung_components"],
         stage_version=stage_version("postprocess"),
+    resources:
+        mem_mb=2000,
+        runtime=60,
     log:
         "logs/postprocess/{hospital}/postprocess_hospital.log",
     conda:

@@ -14,6 +14,8 @@ rule predict_hospital:
     threads: 2
     resources:
         gpu=1 if SETUP["device"] == "cuda" else 0,
+        mem_mb=8000,
+        runtime=240,
     log:
         "logs/predict/{hospital}/predict_hospital.log",
     benchmark:

@@ -11,6 +11,9 @@ rule rasterize_hospital:
         provenance="results/rasterize/{hospital}/provenance.json",
     params:
         stage_version=stage_version("rasterize"),
+    resources:
+        mem_mb=2000,
+        runtime=60,
     log:
         "logs/rasterize/{hospital}/rasterize_hospital.log",
     benchmark:

@@ -13,6 +13,9 @@ rule strip_hospital:
     params:
         stage_version=stage_version("strip"),
     threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=120,
     log:
         "logs/strip/{hospital}/strip_hospital.log",
     benchmark:

@@ -10,6 +10,9 @@ rule synth:
         seed=config["synth"]["seed"],
         per_hospital=config["synth"]["per_hospital"],
     threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=60,
     log:
         "logs/synth/synth.log",
     benchmark:
