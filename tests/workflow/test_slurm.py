@@ -13,11 +13,14 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
+import time
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
+from ..unit.test_nnunet_resume import epochs_run
 from .conftest import REPO, write_config
 from .test_end_to_end import TINY
 
@@ -195,3 +198,31 @@ def test_forcerun_of_one_stage_submits_only_its_jobs(chain):
     run = snakemake_slurm(chain.workdir, "split", "--forcerun", "split")
     assert run.returncode == 0, run.output[-4000:]
     assert "localrule split:" in run.output and run.jobs == [] and run.submitted == []
+
+
+def test_a_cancelled_training_is_retried_and_resumes(chain):
+    """scancel the training job mid-way, as a preemption or walltime kill does: Snakemake retries
+    it (`retries` of nnunet_train) and the retry continues nnU-Net's epoch counter from
+    checkpoint_latest.pth instead of starting again. Runs last: it retrains with a longer budget."""
+    budget = {"epochs": 4, "iterations": 2, "val_iterations": 1}
+    write_config(chain.workdir, cohort={"hospitals": HOSPITALS}, **{**TINY, "nnunet": {"setups": {"demo": {"budget": budget}}}})
+    fold = next((chain.workdir / "results" / "nnunet" / "trained").glob("*/*/fold_0"))
+    done: dict = {}
+    runner = threading.Thread(target=lambda: done.update(run=snakemake_slurm(chain.workdir, "nnunet", timeout=900)))
+    runner.start()
+    deadline = time.monotonic() + 600
+    while not any(2 in epochs for epochs in epochs_run(fold)):  # epoch 2 starts once epoch 1 is checkpointed
+        assert runner.is_alive() and time.monotonic() < deadline, "training ended or hung before epoch 2"
+        time.sleep(0.5)
+    running = subprocess.run(["squeue", "-h", "-t", "running", "-o", "%i|%k"], capture_output=True, text=True,
+                             check=True).stdout.split()
+    (job_id,) = [line.split("|")[0] for line in running if line.endswith("|rule_nnunet_train")]
+    subprocess.run(["scancel", job_id], check=True)
+    runner.join()
+    run = done["run"]
+    assert run.returncode == 0, run.output[-6000:]
+    assert sorted(state for _, rule, _, state in run.jobs if rule == "nnunet_train") == ["CANCELLED", "COMPLETED"]
+    first, retry = epochs_run(fold)
+    assert first[:3] == [0, 1, 2] and retry[0] >= 1 and retry[-1] == budget["epochs"] - 1, (first, retry)
+    assert "resuming from" in (chain.workdir / "logs" / "nnunet" / "nnunet_train.log").read_text()
+
