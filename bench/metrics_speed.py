@@ -37,6 +37,7 @@ import json  # noqa: E402
 import math  # noqa: E402
 import platform  # noqa: E402
 import statistics  # noqa: E402
+import sys  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
 from importlib.metadata import version  # noqa: E402
@@ -56,6 +57,9 @@ warnings.filterwarnings("ignore", category=DeprecationWarning)  # scipy.ndimage.
 warnings.filterwarnings("ignore", category=FutureWarning, module="monai")  # its own get_mask_edges argument
 
 import surface_distance as sd  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests' helpers are not an installed package
+from tests.unit.test_metrics import polygon_mask  # noqa: E402
 from monai.metrics import compute_average_surface_distance, compute_hausdorff_distance  # noqa: E402
 
 from neovert.metrics import CLASSES, score_image, score_masks  # noqa: E402
@@ -71,23 +75,6 @@ IMPLS = ("neovert", "surface_distance", "monai")
 
 
 # ---------------------------------------------------------------- data
-
-def polygon_mask(vertices: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
-    """Pixels whose centre lies inside the polygon (even-odd rule), OR-ed into a 1024² mask."""
-    mask = np.zeros(SHAPE, bool) if mask is None else mask
-    lo = np.clip(np.floor(vertices.min(axis=0)).astype(int), 0, SHAPE)
-    hi = np.clip(np.ceil(vertices.max(axis=0)).astype(int) + 1, 0, SHAPE)
-    rr = np.arange(lo[0], hi[0], dtype=float)[:, None]
-    cc = np.arange(lo[1], hi[1], dtype=float)[None, :]
-    inside = np.zeros((hi[0] - lo[0], hi[1] - lo[1]), bool)
-    for (r0, c0), (r1, c1) in zip(vertices, np.roll(vertices, -1, axis=0)):
-        if r0 == r1:
-            continue
-        spans = (r0 > rr) != (r1 > rr)  # rows crossed by this edge: a column vector
-        inside ^= spans & (cc < c0 + (rr - r0) * (c1 - c0) / (r1 - r0))
-    mask[lo[0] : hi[0], lo[1] : hi[1]] |= inside
-    return mask
-
 
 def quad(rng: np.random.Generator, centre: np.ndarray, size: np.ndarray, jitter: float) -> np.ndarray:
     h, w = size
@@ -140,16 +127,16 @@ def make_image(seed: int, index: int) -> tuple[np.ndarray, np.ndarray, list[str]
     for col in (320.0, 704.0):
         centre = np.array([480.0, col]) + rng.normal(0, 8, 2)
         radii = np.array([185.0, 100.0]) * rng.normal(1, 0.03, 2)
-        polygon_mask(lobe(rng, centre, radii), lung_t)
-        polygon_mask(lobe(rng, centre + rng.normal(0, 4, 2), radii * rng.uniform(0.96, 1.04, 2)), lung_p)
+        lung_t |= polygon_mask(SHAPE, lobe(rng, centre, radii))
+        lung_p |= polygon_mask(SHAPE, lobe(rng, centre + rng.normal(0, 4, 2), radii * rng.uniform(0.96, 1.04, 2)))
     truth[lung_t], pred[lung_p] = CLASSES["lung"], CLASSES["lung"]
     names, weights = list(KINDS), np.array(list(KINDS.values()), float)
     kinds = list(rng.choice(names, size=3, p=weights / weights.sum()))
     for (name, nominal), kind in zip(VERTEBRAE.items(), kinds):
         t_vert, p_vert, island, centre = vertebra(rng, nominal, kind)
-        t_mask, p_mask = polygon_mask(t_vert), polygon_mask(p_vert)
+        t_mask, p_mask = polygon_mask(SHAPE, t_vert), polygon_mask(SHAPE, p_vert)
         if island is not None:
-            polygon_mask(island, p_mask)
+            p_mask |= polygon_mask(SHAPE, island)
         if kind == "ragged":
             ragged(rng, p_mask, centre)
         truth[t_mask], pred[p_mask] = CLASSES[name], CLASSES[name]
