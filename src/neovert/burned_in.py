@@ -230,11 +230,24 @@ def _text_lines(gray: np.ndarray, pixels: np.ndarray) -> list[_Line]:
 
 def _blobs(ink: np.ndarray) -> np.ndarray:
     """Boxes (x0, y0, x1, y1) of the ink's connected blobs of a character's height and shape."""
-    labels, _ = ndimage.label(ink)
-    boxes = np.array([(s[1].start, s[0].start, s[1].stop, s[0].stop) for s in ndimage.find_objects(labels)]
-                     ).reshape(-1, 4)
+    boxes = _boxes(ndimage.label(ink)[0])
     h, w = boxes[:, 3] - boxes[:, 1], boxes[:, 2] - boxes[:, 0]
     return boxes[(h >= MIN_CAP) & (h <= MAX_CAP) & (w <= 4 * h) & (w * 10 >= h)]
+
+
+def _boxes(labels: np.ndarray, top: int = 0) -> np.ndarray:
+    """Boxes (x0, y0, x1, y1) of labelled shapes, rows shifted by `top` (a band's first row)."""
+    return np.array([(s[1].start, s[0].start + top, s[1].stop, s[0].stop + top) for s in ndimage.find_objects(labels)]
+                    ).reshape(-1, 4)
+
+
+def _baseline_chars(boxes: np.ndarray) -> tuple[float, int]:
+    """The row's cap height and how many of its boxes sit on a common baseline at a common
+    height: printed text has many, bone texture rarely more than two."""
+    heights = boxes[:, 3] - boxes[:, 1]
+    cap = float(np.median(heights))
+    base = float(np.median(boxes[:, 3]))
+    return cap, int(np.sum((np.abs(boxes[:, 3] - base) <= 0.2 * cap) & (np.abs(heights - cap) <= 0.35 * cap)))
 
 
 def _extent(boxes: np.ndarray) -> tuple[int, int, int, int]:
@@ -258,9 +271,7 @@ def _pen_line(pixels: np.ndarray, row: np.ndarray, pen: int) -> _Line | None:
     cap = float(np.median(row[:, 3] - row[:, 1]))
     x0, y0, x1, y1 = _extent(row)
     top, bottom = max(int(y0 - cap / 2), 0), min(int(y1 + cap / 2) + 1, pixels.shape[0])
-    labels, _ = ndimage.label(pixels[top:bottom] == pen, structure=np.ones((3, 3)))
-    shapes = np.array([(s[1].start, s[0].start + top, s[1].stop, s[0].stop + top) for s in ndimage.find_objects(labels)]
-                      ).reshape(-1, 4)
+    shapes = _boxes(ndimage.label(pixels[top:bottom] == pen, structure=np.ones((3, 3)))[0], top)
     h, w = shapes[:, 3] - shapes[:, 1], shapes[:, 2] - shapes[:, 0]
     level = np.minimum(shapes[:, 3], y1) - np.maximum(shapes[:, 1], y0)  # overlap with the row's height
     inside = (h <= 1.5 * cap) & (shapes[:, 1] > top) & (shapes[:, 3] < bottom)
@@ -278,10 +289,7 @@ def _pen_line(pixels: np.ndarray, row: np.ndarray, pen: int) -> _Line | None:
     if len(letters) < 2:
         return None
     x0, y0, x1, y1 = _extent(shapes[taken])
-    heights = letters[:, 3] - letters[:, 1]
-    cap = float(np.median(heights))
-    base = float(np.median(letters[:, 3]))
-    chars = int(np.sum((np.abs(letters[:, 3] - base) <= 0.2 * cap) & (np.abs(heights - cap) <= 0.35 * cap)))
+    cap, chars = _baseline_chars(letters)
     pad = int(cap * 0.3) + 1
     crop = pixels[max(y0 - pad, 0):y1 + pad, max(x0 - pad, 0):x1 + pad] == pen
     if np.concatenate([crop[0], crop[-1], crop[:, 0], crop[:, -1]]).mean() > PEN_BACKGROUND:
@@ -321,12 +329,9 @@ def _rows(boxes: np.ndarray) -> list[list[int]]:
 
 
 def _line(ink: np.ndarray, boxes: np.ndarray) -> _Line:
-    """The row's box and its ink as OCR reads it (`_picture`). `chars` counts blobs sitting on a
-    common baseline at a common height: printed text has many, bone texture rarely more than two."""
-    heights = boxes[:, 3] - boxes[:, 1]
-    cap = float(np.median(heights))
-    base = float(np.median(boxes[:, 3]))
-    chars = int(np.sum((np.abs(boxes[:, 3] - base) <= 0.2 * cap) & (np.abs(heights - cap) <= 0.35 * cap)))
+    """The row's box, its characters on a baseline (`_baseline_chars`) and its ink as OCR reads
+    it (`_picture`)."""
+    cap, chars = _baseline_chars(boxes)
     x0, y0, x1, y1 = _extent(boxes)
     pad = int(cap * 0.3) + 1
     crop = ink[max(y0 - pad, 0):y1 + pad, max(x0 - pad, 0):x1 + pad]
