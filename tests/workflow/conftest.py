@@ -17,10 +17,7 @@ def snakemake(workdir: Path, *args: str, check: bool = True, timeout: int = 1800
 
     A run past `timeout` seconds is killed with everything it started (its own process group) and
     fails the test with its output, so a hung job cannot hang the whole suite."""
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-               NEOVERT_SECRETS_DIR=str(workdir / "secrets"))
-    command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
-               "--directory", str(workdir), "--workflow-profile", str(REPO / "profiles" / "default"), *args]
+    command, env = snakemake_call(workdir, *args)
     with subprocess.Popen(command, cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           text=True, start_new_session=True) as process:
         try:
@@ -33,6 +30,16 @@ def snakemake(workdir: Path, *args: str, check: bool = True, timeout: int = 1800
     if check and result.returncode:
         raise AssertionError(f"snakemake {' '.join(args)} failed:\n{stdout[-4000:]}\n{stderr[-8000:]}")
     return result
+
+
+def snakemake_call(workdir: Path, *args: str) -> tuple[list[str], dict[str, str]]:
+    """The command line and environment of a test's `snakemake`: this interpreter's Snakemake on the
+    repository's Snakefile and workflow profile, `workdir`'s config and secrets."""
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+               NEOVERT_SECRETS_DIR=str(workdir / "secrets"))
+    command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
+               "--directory", str(workdir), "--workflow-profile", str(REPO / "profiles" / "default"), *args]
+    return command, env
 
 
 def write_config(workdir: Path, **overrides: dict) -> Path:

@@ -12,7 +12,6 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -21,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from ..unit.test_nnunet_resume import epochs_run
-from .conftest import REPO, write_config
+from .conftest import REPO, snakemake_call, write_config
 from .test_end_to_end import TINY
 
 pytestmark = pytest.mark.slurm
@@ -95,11 +94,7 @@ def snakemake_slurm(workdir: Path, *args: str, timeout: int = 300) -> Run:
     Past `timeout` seconds it gets SIGINT first, on which Snakemake scancels its SLURM jobs and
     exits (SIGTERM would leave it waiting for them), then SIGKILL for its process group, and the
     jobs of its run are cancelled by name; the test then fails with the output."""
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-               NEOVERT_SECRETS_DIR=str(workdir / "secrets"))
-    command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
-               "--profile", str(REPO / "slurm"), "--profile", str(BOX / "profile"),
-               "--workflow-profile", str(REPO / "profiles" / "default"), *args]
+    command, env = snakemake_call(workdir, "--profile", str(REPO / "slurm"), "--profile", str(BOX / "profile"), *args)
     with subprocess.Popen(command, cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                           text=True, start_new_session=True) as process:
         try:
