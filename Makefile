@@ -8,7 +8,8 @@ CORES ?= 2
 
 setup: $(STAMP)
 
-# Debian tools the stages call: tesseract (OCR of burned-in text in deid), dciodvfy (DICOM checks in tests).
+# Debian tools: tesseract-ocr brings the English model that deid's OCR (tesserocr) loads, and the command
+# line the tests read scrubbed pixels with; dciodvfy checks DICOM files in the tests.
 DEBIAN_TOOLS := tesseract:tesseract-ocr dciodvfy:dicom3tools
 
 # torch, torchvision and nnunetv2 come pinned from pyproject.toml in one resolve.

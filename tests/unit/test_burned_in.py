@@ -227,11 +227,12 @@ def test_low_confidence_identifier_is_doubtful():
     assert result.masked + result.doubtful >= 1
 
 
-def test_ocr_leaves_the_environment_as_it_was():
-    """OMP_THREAD_LIMIT=1 is for tesseract only: later children (nnU-Net training) must not inherit it."""
-    import os
+def test_text_search_restores_opencv_threads():
+    """One OpenCV thread is for the scrub only (the stage's process pool sets the parallelism):
+    later OpenCV users get their thread count back."""
+    import cv2
 
-    before = os.environ.get("OMP_THREAD_LIMIT")
-    with burned_in._one_tesseract_thread():
-        assert os.environ["OMP_THREAD_LIMIT"] == "1"
-    assert os.environ.get("OMP_THREAD_LIMIT") == before
+    threads = cv2.getNumThreads()
+    with burned_in._one_thread():
+        assert cv2.getNumThreads() == 1
+    assert cv2.getNumThreads() == threads

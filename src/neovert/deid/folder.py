@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 import pydicom
-import pytesseract
+import tesserocr
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
 from pydicom.uid import ExplicitVRLittleEndian
@@ -34,7 +34,7 @@ from neovert.io import atomic_path, write_json, write_text, write_tsv
 from neovert.parallel import pool_map
 from neovert.pseudonym import Pseudonymizer
 
-STAGE_VERSION = "2"
+STAGE_VERSION = "3"
 log = logging.getLogger(__name__)
 
 METHOD_CODES = {"113100": "Basic Application Confidentiality Profile", "113101": "Clean Pixel Data Option",
@@ -234,8 +234,8 @@ def _audit(record: dict) -> dict:
 @functools.cache
 def _versions() -> dict[str, str]:
     packages = ("neovert", "pydicom", "pylibjpeg", "pylibjpeg-libjpeg", "pylibjpeg-openjpeg", "pylibjpeg-rle",
-                "pytesseract")
-    return {"deid_stage": STAGE_VERSION, "tesseract": str(pytesseract.get_tesseract_version()),
+                "tesserocr", "opencv-python-headless")
+    return {"deid_stage": STAGE_VERSION, "tesseract": tesserocr.tesseract_version().split()[1],
             **{name: version(name) for name in packages}}
 
 
