@@ -31,13 +31,15 @@ test: $(STAMP)
 
 # benchmarks (JSON/TSV under benchmarks/): de-identification speed against dicognito and the raw
 # decoder, leaks of the anchors on the torture corpus, OCR recall on rendered burned-in text;
-# metrics speed and agreement against surface-distance and MONAI
+# metrics speed and agreement against surface-distance and MONAI; the split and `snakemake -n` at full scale
 bench: $(STAMP)
 	pip install --quiet -e ".[test,bench]"
 	python bench/deid_speed.py
 	python bench/deid_anchors.py
 	python bench/burned_in_recall.py
 	python bench/metrics_speed.py
+	python bench/split_full_scale.py
+	python bench/dag_full_scale.py
 
 clean-demo:
 	rm -rf results logs benchmarks data/demo .snakemake

@@ -33,7 +33,7 @@ def _deid(args: argparse.Namespace) -> None:
     key = load_key(args.key, args.key_env)
     map_file = args.map or args.key.expanduser().parent / "maps" / f"{args.hospital}.tsv"
     deid_folder(args.input, args.out, key, args.clinical, map_file, args.hospital,
-                annotations=args.annotations, workers=args.threads)
+                annotations=args.annotations, workers=args.threads, annotation_format=args.annotation_format)
 
 
 def _strip(args: argparse.Namespace) -> None:
@@ -47,7 +47,8 @@ def _split(args: argparse.Namespace) -> None:
 
     manifest = split.load_manifests([args.manifest])
     fractions = dict(zip(split.SETS, args.fractions))
-    split.split_cohort(manifest, fractions, args.seed, args.out)
+    previous = split.load_manifests([args.previous]) if args.previous else None
+    split.split_cohort(manifest, fractions, args.seed, args.out, previous=previous)
 
 
 def _evaluate(args: argparse.Namespace) -> None:
@@ -89,7 +90,9 @@ def parser() -> argparse.ArgumentParser:
     deid.add_argument("--key-env", metavar="VAR", help="environment variable holding the key in hex (wins if set)")
     deid.add_argument("--map", type=Path, help="site-private re-identification map (default: beside the key)")
     deid.add_argument("--hospital", default="H00", help="site code used in case ids")
-    deid.add_argument("--annotations", type=Path, help="folder of LabelMe JSON named like the DICOM files")
+    deid.add_argument("--annotations", type=Path, help="folder of LabelMe JSON named like the DICOM files, "
+                      "or of COCO JSON / CVAT XML file(s) naming them")
+    deid.add_argument("--annotation-format", choices=("labelme", "coco", "cvat"), default="labelme")
     deid.add_argument("--threads", type=int, default=1)
     deid.set_defaults(run=_deid)
 
@@ -106,6 +109,8 @@ def parser() -> argparse.ArgumentParser:
     split.add_argument("--out", type=Path, required=True)
     split.add_argument("--seed", type=int, default=102)
     split.add_argument("--fractions", type=float, nargs=3, default=(11860, 1400, 1400), metavar=("TRAIN", "VAL", "TEST"))
+    split.add_argument("--previous", type=Path,
+                       help="an earlier split.tsv: its patients keep their sets, only new patients are assigned")
     split.set_defaults(run=_split)
 
     evaluate = commands.add_parser("evaluate", help="score two folders of label maps and write the tables")

@@ -30,6 +30,12 @@ def stage_version(stage):
     return importlib.import_module(f"neovert.{stage}").STAGE_VERSION
 
 
+def annotation_format(wildcards):
+    """How a hospital delivers its polygons (config cohort.annotation_format, `default` for the rest)."""
+    formats = config["cohort"]["annotation_format"]
+    return formats.get(wildcards.hospital, formats["default"])
+
+
 def clinical_sheet(wildcards):
     """A hospital's delivery is found through its clinical sheet."""
     return f"{COHORT}/{wildcards.hospital}/clinical.csv"

@@ -15,6 +15,7 @@ rule deid_hospital:
     params:
         secrets=secrets_dir(),
         key_env=config["deid"]["key_env"],
+        annotation_format=annotation_format,
         stage_version=stage_version("deid"),
     threads: 2
     resources:

@@ -15,5 +15,6 @@ counts = deid.deid_hospital(
     out_dir=Path(snakemake.output.cases).parent,
     map_file=secrets / "maps" / f"{hospital}.tsv",
     workers=snakemake.threads,
+    annotation_format=snakemake.params.annotation_format,
 )
 provenance.write(Path(snakemake.output.provenance), "deid", snakemake.params.stage_version, {"hospital": hospital}, counts)

@@ -18,8 +18,8 @@ __all__ = ["CLINICAL_COLUMNS", "REASONS", "STAGE_VERSION", "Quarantine", "bw_gro
 
 
 def deid_hospital(delivery: Path, hospital: str, key: bytes, out_dir: Path, map_file: Path,
-                  workers: int = 1) -> dict[str, int]:
+                  workers: int = 1, annotation_format: str = "labelme") -> dict[str, int]:
     """The workflow's layout: delivery/{dicom/, annotations/, clinical.csv}."""
     delivery = Path(delivery)
     return deid_folder(delivery / "dicom", out_dir, key, delivery / "clinical.csv", map_file, hospital,
-                       annotations=delivery / "annotations", workers=workers)
+                       annotations=delivery / "annotations", workers=workers, annotation_format=annotation_format)

@@ -33,6 +33,7 @@ from neovert.deid.source import Quarantine, read_radiograph, stored_pixels
 from neovert.io import atomic_path, write_json, write_text, write_tsv
 from neovert.parallel import pool_map
 from neovert.pseudonym import Pseudonymizer
+from neovert.rasterize.formats import AnnotationError, open_annotations
 
 STAGE_VERSION = "3"
 log = logging.getLogger(__name__)
@@ -46,15 +47,17 @@ _job: dict = {}  # per-process settings, set once by _start (worker processes in
 
 
 def deid_folder(src: Path, out_dir: Path, key: bytes, clinical: Path, map_file: Path, hospital: str,
-                annotations: Path | None = None, workers: int = 1) -> dict[str, int]:
+                annotations: Path | None = None, workers: int = 1,
+                annotation_format: str = "labelme") -> dict[str, int]:
     """De-identify every file under `src` into `out_dir` (dicom/, annotations/, cases.tsv,
-    quarantine.tsv, audit.jsonl); the re-identification map goes to `map_file` only."""
+    quarantine.tsv, audit.jsonl); the re-identification map goes to `map_file` only.
+    `annotations` is read as `annotation_format` (neovert.rasterize.formats)."""
     src, out_dir = Path(src), Path(out_dir)
     files = sorted(p.relative_to(src).as_posix() for p in src.rglob("*") if p.is_file())
     for stale in ("dicom", "annotations", ".staging"):
         shutil.rmtree(out_dir / stale, ignore_errors=True)
     settings = {"src": src, "staging": out_dir / ".staging", "key": key, "sheet": read_clinical(clinical),
-                "annotations": annotations}
+                "annotations": None if annotations is None else open_annotations(annotations, annotation_format)}
     results = list(_progress(pool_map(_process, files, workers, _start, (settings,)), hospital, len(files)))
     records = _place(results, out_dir, hospital)
     shutil.rmtree(out_dir / ".staging", ignore_errors=True)
@@ -167,16 +170,13 @@ def _write_dicom(path: Path, dataset: Dataset) -> bytes:
 
 def _annotation(image_file: str) -> dict | None:
     """Only geometry leaves the stage: label, shape type and points (no image path or data)."""
-    folder = _job["annotations"]
-    if folder is None:
+    annotations = _job["annotations"]
+    if annotations is None:
         return None
     try:
-        raw = json.loads((folder / f"{Path(image_file).stem}.json").read_text(encoding="utf-8"))
-        return {"imageHeight": raw.get("imageHeight"), "imageWidth": raw.get("imageWidth"),
-                "shapes": [{"label": s["label"], "shape_type": s.get("shape_type", "polygon"), "points": s["points"]}
-                           for s in raw["shapes"]]}
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        raise Quarantine("unreadable_annotation", type(error).__name__) from None
+        return annotations.document(Path(image_file).stem)
+    except AnnotationError as error:
+        raise Quarantine("unreadable_annotation", str(error)) from None
 
 
 def _place(results: list[dict], out_dir: Path, hospital: str) -> list[dict]:

@@ -14,6 +14,7 @@ import itertools
 from collections.abc import Sequence
 
 import numpy as np
+import pandas as pd
 
 from neovert.synth import seeds
 
@@ -196,3 +197,18 @@ def _days_of_life(rng: np.random.Generator, images: int) -> list[int]:
     days = np.cumsum(np.concatenate([[first], rng.integers(1, 11, images - 1)]))
     days -= max(0, int(days[-1]) - MAX_DAY_OF_LIFE)
     return [int(d) for d in days]
+
+
+def split_manifest(scale: float, seed: int, per_hospital: int | None = None) -> pd.DataFrame:
+    """The split stage's input columns for the planned cohort, without drawing a pixel.
+
+    Lets the split be tested and benchmarked at full scale (14,660 rows in about a second)
+    on exactly the cohort `generate_cohort` would write; ids are stand-ins for deid's pseudonyms.
+    """
+    rows = []
+    for index, row in enumerate(TABLE1, start=1):
+        for plan in plan_hospital(index, image_count(row, scale, per_hospital), seed):
+            patient = f"{plan.hospital}p{plan.patient_index:05d}"
+            rows.append((f"{patient}_{plan.image_index + 1:02d}", patient, plan.hospital,
+                         f"GA0{plan.ga_group + 1}", f"BW0{plan.bw_group + 1}", int(plan.tube)))
+    return pd.DataFrame(rows, columns=["case_id", "patient_id", "hospital", "ga_group", "bw_group", "tube"])
