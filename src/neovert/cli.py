@@ -17,6 +17,12 @@ def _synth(args: argparse.Namespace) -> None:
     generate_cohort(args.out, scale=args.scale, seed=args.seed, per_hospital=args.per_hospital, workers=args.workers)
 
 
+def _synth_sheet(args: argparse.Namespace) -> None:
+    from neovert.synth.contact_sheet import contact_sheet
+
+    logging.info("contact sheet written to %s", contact_sheet(args.cohort, args.out))
+
+
 def _keygen(args: argparse.Namespace) -> None:
     from neovert.pseudonym import create_key
 
@@ -75,6 +81,11 @@ def parser() -> argparse.ArgumentParser:
     synth.add_argument("--per-hospital", type=int, default=None, help="images per hospital, overriding --scale")
     synth.add_argument("--workers", type=int, default=1)
     synth.set_defaults(run=_synth)
+
+    sheet = commands.add_parser("synth-sheet", help="PNG of one synthetic image per hospital with its labels drawn")
+    sheet.add_argument("--cohort", type=Path, required=True, help="output folder of `neovert synth`")
+    sheet.add_argument("--out", type=Path, required=True, help="PNG to write")
+    sheet.set_defaults(run=_synth_sheet)
 
     keygen = commands.add_parser("keygen", help="create the pseudonymization key (owner-only file)")
     keygen.add_argument("path", type=Path, nargs="?", default=DEFAULT_SECRETS / "pseudonym.key")

@@ -1,23 +1,34 @@
-"""Synthetic demo cohort: determinism, Table 1 composition, DICOM conformance and PHI,
-labels that land on drawn anatomy, and pixels that are a radiograph rather than noise."""
+"""Synthetic demo cohort: determinism, Table 1 composition, DICOM conformance and PHI per
+vendor profile, labels that land on drawn anatomy, pixels that are a radiograph rather than
+noise, a cohort a model cannot shortcut (mean-position baseline, device tips, hard slices),
+and the contact sheet."""
 
 from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 import shutil
 import subprocess
 from collections import Counter
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pydicom
 import pytest
+from scipy import ndimage
 
-from neovert.synth import generate_cohort
-from neovert.synth.cohort import TABLE1, allocate, image_count, largest_remainder, plan_hospital
+from neovert.cli import main
 from neovert.deid import CLINICAL_COLUMNS
+from neovert.deid.clinical import read_clinical
+from neovert.synth import dicom, generate_cohort, hard_cases, labels, profiles
+from neovert.synth.baseline import mean_position_dsc, planned_cases
+from neovert.synth.cohort import TABLE1, allocate, image_count, largest_remainder, plan_hospital
+from neovert.synth.contact_sheet import COLOURS, contact_sheet
+from neovert.synth.generate import layout
+from neovert.synth.primitives import Arc, Tube
 from neovert.synth.render import fill_polygon
 
 HOSPITALS = [row.hospital for row in TABLE1]
@@ -29,6 +40,12 @@ def cohort(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("cohort")
     generate_cohort(out, scale=TINY_SCALE, seed=102)
     return out
+
+
+def _plans(scale: float, seed: int = 102) -> list:
+    """The image plans `generate_cohort` draws at this scale (all hospitals, file order)."""
+    return [plan for index, row in enumerate(TABLE1, start=1)
+            for plan in plan_hospital(index, image_count(row, scale, None), seed)]
 
 
 def _images(root: Path) -> list[Path]:
@@ -145,9 +162,10 @@ def test_clinical_csv_matches_dicom(cohort: Path) -> None:
     for hospital in HOSPITALS:
         with (cohort / hospital / "clinical.csv").open(newline="") as handle:
             reader = csv.DictReader(handle)
-            assert tuple(reader.fieldnames or ()) == CLINICAL_COLUMNS
+            assert tuple(reader.fieldnames or ()) == CLINICAL_COLUMNS + hard_cases.COLUMNS
             rows = list(reader)
         assert len(rows) == len(list((cohort / hospital / "dicom").glob("*.dcm")))
+        assert len(read_clinical(cohort / hospital / "clinical.csv")) == len(rows)  # deid reads it as is
         for row in rows:
             ds = pydicom.dcmread(cohort / hospital / "dicom" / row["image_file"], stop_before_pixels=True)
             assert row["patient_key"] == ds.PatientID and row["patient_key"].startswith(f"{hospital}-")
@@ -155,25 +173,69 @@ def test_clinical_csv_matches_dicom(cohort: Path) -> None:
             assert row["tube"] in {"0", "1"}
             assert len(row["ga_weeks"].split(".")[1]) == 1 and 23.0 <= float(row["ga_weeks"]) <= 41.9
             assert 450 <= int(row["bw_grams"]) <= 4200
+            assert all(row[column] in {"0", "1"} for column in hard_cases.COLUMNS)
+
+
+def test_written_labels_and_flags_come_from_the_layout(cohort: Path) -> None:
+    """The pixel-free path (`layout`) that the baseline and flag checks use gives exactly the
+    labels and hard-slice flags written with the pixels."""
+    for plan in _plans(TINY_SCALE):
+        scene, frame = layout(102, plan)
+        folder = cohort / plan.hospital
+        document = labels.labelme(scene, frame, f"../dicom/{plan.stem}.dcm")
+        assert (folder / "annotations" / f"{plan.stem}.json").read_bytes() == labels.encode(document)
+        with (folder / "clinical.csv").open(newline="") as handle:
+            (row,) = [r for r in csv.DictReader(handle) if r["image_file"] == f"{plan.stem}.dcm"]
+        assert {c: int(row[c]) for c in hard_cases.COLUMNS} == hard_cases.flags(scene, frame)
+
+
+def test_mean_position_baseline_fails() -> None:
+    """Predicting every image's T1/T7/T12 at the cohort's mean place (in normalised, pixel or
+    mm coordinates) must score DSC < 0.2: position alone does not give the labels."""
+    scores = mean_position_dsc(planned_cases(102, _plans(0.01)))
+    for frame, per_level in scores.items():
+        assert set(per_level) == {"T1", "T7", "T12"}
+        assert max(per_level.values()) < 0.2, (frame, per_level)
+
+
+def test_hard_slices_are_a_minority_and_drawn() -> None:
+    """Each hard slice occurs in a few to a quarter of the films, and an 11-rib film has no
+    12th rib drawn (two arcs per rib pair, plus two clavicles and an optional cervical rib)."""
+    plans = _plans(0.02)
+    counts: Counter[str] = Counter()
+    for plan in plans:
+        scene, frame = layout(102, plan)
+        counts.update(column for column, on in hard_cases.flags(scene, frame).items() if on)
+        arcs = sum(isinstance(p, Arc) for p in scene.primitives)
+        assert 2 * scene.rib_pairs + 2 <= arcs <= 2 * scene.rib_pairs + 2 + 2 * scene.cervical_rib
+    for column in hard_cases.COLUMNS:
+        assert 0.01 * len(plans) <= counts[column] <= 0.25 * len(plans), (column, counts)
 
 
 # --- DICOM ---------------------------------------------------------------------------------
 
 
 def test_dicom_headers_carry_spacing_and_phi(cohort: Path) -> None:
-    modalities, photometric = set(), set()
+    modalities, photometric, syntaxes, korean, imager_only = set(), set(), set(), set(), set()
     for dcm in _images(cohort):
         ds = pydicom.dcmread(dcm)
-        assert ds.file_meta.TransferSyntaxUID == pydicom.uid.ExplicitVRLittleEndian
+        profile = profiles.profile(HOSPITALS.index(dcm.parent.parent.name) + 1)
+        assert ds.file_meta.TransferSyntaxUID == profile.transfer_syntax and ds.LossyImageCompression == "00"
+        syntaxes.add(ds.file_meta.TransferSyntaxUID)
         assert ds.pixel_array.shape == (ds.Rows, ds.Columns) and max(ds.Rows, ds.Columns) <= 1400
         assert int(ds.pixel_array.max()) < 2**ds.BitsStored
-        assert all(0.1 <= float(v) <= 0.2 for v in ds.PixelSpacing)
-        if ds.Modality == "DX":
+        assert all(0.1 <= float(v) <= 0.2 for v in ds.ImagerPixelSpacing)
+        if "PixelSpacing" in ds:
             assert list(ds.ImagerPixelSpacing) == list(ds.PixelSpacing)
+        else:
+            imager_only.add(ds.Modality)
         modalities.add(ds.Modality)
         photometric.add(ds.PhotometricInterpretation)
-        family, given = str(ds.PatientName).split("^")
+        family, given = ds.PatientName.family_name, ds.PatientName.given_name
         assert len(family) >= 5 and len(given) >= 5
+        if profile.korean:
+            assert all("\uac00" <= c <= "\ud7a3" for c in ds.PatientName.ideographic.replace("^", ""))
+            korean.add(ds.SpecificCharacterSet if isinstance(ds.SpecificCharacterSet, str) else "ISO 2022 IR 149")
         assert f"{family} {given}" in ds.ImageComments and ds.PatientID in ds.ImageComments
         assert f"{family} {given}" in ds.StudyDescription
         for keyword in ("PatientBirthDate", "StudyDate", "AccessionNumber", "InstitutionName",
@@ -189,6 +251,31 @@ def test_dicom_headers_carry_spacing_and_phi(cohort: Path) -> None:
         creators = [e for e in ds if e.tag.is_private_creator]
         assert creators and any(ds.PatientID in str(e.value) for e in private)
     assert modalities == {"CR", "DX"} and photometric == {"MONOCHROME1", "MONOCHROME2"}
+    assert imager_only == {"CR", "DX"} and korean == {"ISO 2022 IR 149", "ISO_IR 192"}
+    assert syntaxes == {pydicom.uid.ExplicitVRLittleEndian, pydicom.uid.JPEGLosslessSV1,
+                        pydicom.uid.JPEG2000Lossless, pydicom.uid.RLELossless}
+
+
+@pytest.mark.parametrize("syntax", [pydicom.uid.JPEGLosslessSV1, pydicom.uid.JPEG2000Lossless,
+                                    pydicom.uid.RLELossless])
+@pytest.mark.parametrize("bits", [10, 15])
+def test_compression_is_lossless(syntax: str, bits: int) -> None:
+    """What the compressed sites store decodes to exactly the drawn values, at any depth."""
+    pixels = np.random.default_rng(bits).integers(0, 2**bits, (37, 53)).astype(np.uint16)
+    ds = pydicom.Dataset()
+    ds.file_meta = pydicom.dataset.FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = pydicom.uid.ExplicitVRLittleEndian
+    ds.SOPClassUID, ds.SOPInstanceUID = dicom.DX_IMAGE_STORAGE, pydicom.uid.generate_uid()
+    ds.Rows, ds.Columns, ds.SamplesPerPixel, ds.PhotometricInterpretation = 37, 53, 1, "MONOCHROME2"
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, bits, bits - 1, 0
+    ds.PixelData = pixels.tobytes()
+    uid = ds.SOPInstanceUID
+    dicom.compress(ds, pixels, syntax)
+    buffer = io.BytesIO()
+    ds.save_as(buffer, enforce_file_format=True)
+    back = pydicom.dcmread(io.BytesIO(buffer.getvalue()))
+    assert back.file_meta.TransferSyntaxUID == syntax and back.SOPInstanceUID == uid  # no fresh random UID
+    assert np.array_equal(back.pixel_array, pixels)
 
 
 def test_uids_are_unique_and_deterministic(cohort: Path) -> None:
@@ -246,6 +333,39 @@ def test_vertebra_labels_sit_on_drawn_bone(cohort: Path) -> None:
             assert on_bone > on_disc, f"{dcm.parent.parent.name}/{dcm.name} {level}"
 
 
+def test_devices_follow_the_tube_plan_and_miss_their_targets_sometimes() -> None:
+    """Exactly the images planned with a tube (Table 1's share) have devices drawn, and tips
+    do not leak a label: the ETT ends on T1-T2 in most films but not all, across >= 4 levels."""
+    ett_levels: Counter[str] = Counter()
+    for plan in _plans(0.02):
+        scene, _ = layout(102, plan)
+        tubes = [p for p in scene.primitives if isinstance(p, Tube)]
+        assert bool(tubes) == plan.tube, plan.stem
+        ett = [t for t in tubes if t.device == "ETT"]
+        if ett:
+            tip_y = ett[0].points[-1][1]
+            ett_levels[min(scene.vertebrae, key=lambda level: abs(scene.vertebrae[level].cy - tip_y))] += 1
+    on_target = (ett_levels["T1"] + ett_levels["T2"]) / sum(ett_levels.values())
+    assert sum(ett_levels.values()) >= 40 and 0.45 <= on_target <= 0.85 and len(ett_levels) >= 4, ett_levels
+
+
+def test_vertebra_labels_overlap_the_drawn_centrum(cohort: Path) -> None:
+    """The rasterized label quadrilateral and the generator's own centrum mask (the
+    superellipse the renderer fills, sampled at pixel centres) agree: DSC >= 0.9."""
+    for plan in _plans(TINY_SCALE):
+        scene, frame = layout(102, plan)
+        shapes = _shapes(json.loads((cohort / plan.hospital / "annotations" / f"{plan.stem}.json").read_text()))
+        for level in ("T1", "T7", "T12"):
+            blob = scene.vertebrae[level]
+            xb, yb = frame.body_grid((0, frame.rows, 0, frame.cols))
+            c, s = np.cos(blob.angle), np.sin(blob.angle)
+            u, v = (xb - blob.cx) * c + (yb - blob.cy) * s, -(xb - blob.cx) * s + (yb - blob.cy) * c
+            bone = np.abs(u / blob.a) ** blob.n + np.abs(v / blob.b) ** blob.n <= 1
+            label = fill_polygon(shapes[level][0], (frame.rows, frame.cols))
+            dsc = 2 * (bone & label).sum() / (bone.sum() + label.sum())
+            assert dsc >= 0.9, f"{plan.hospital}/{plan.stem} {level}: {dsc:.3f}"
+
+
 def test_lungs_are_darker_than_spine(cohort: Path) -> None:
     for dcm in _images(cohort):
         image = _display(pydicom.dcmread(dcm))
@@ -257,15 +377,22 @@ def test_lungs_are_darker_than_spine(cohort: Path) -> None:
 
 def test_spine_profile_is_periodic_with_the_vertebral_pitch(cohort: Path) -> None:
     """Along the line from the T1 to the T12 centre the strongest oscillation has exactly
-    11 periods: the image is a drawn spine, not noise."""
+    11 periods: the image is a drawn spine, not noise. The profile is the median of parallel
+    lines across the middle of the bodies, high-passed at one pitch, so a tube lying along the
+    spine (an OG tube, a UAC) does not mask the vertebrae."""
     for dcm in _images(cohort):
         image = _display(pydicom.dcmread(dcm))
         shapes = _shapes(_annotation(dcm))
         start, end = shapes["T1"][0].mean(axis=0), shapes["T12"][0].mean(axis=0)
+        axis = (end - start) / np.linalg.norm(end - start)
+        half_band = 0.3 * np.linalg.norm(shapes["T7"][0][1] - shapes["T7"][0][0])
         t = np.linspace(0, 1, 440)
-        points = start + np.outer(t, end - start)
-        profile = image[points[:, 1].astype(int), points[:, 0].astype(int)]
-        profile = profile - np.polyval(np.polyfit(t, profile, 2), t)
+        lines = []
+        for offset in np.linspace(-half_band, half_band, 9):
+            points = start + np.outer(t, end - start) + offset * np.array([-axis[1], axis[0]])
+            lines.append(image[points[:, 1].astype(int), points[:, 0].astype(int)])
+        profile = np.median(lines, axis=0)
+        profile = profile - ndimage.gaussian_filter1d(profile, 440 / 11, mode="nearest")
         spectrum = np.abs(np.fft.rfft(profile))
         assert int(np.argmax(spectrum[3:60])) + 3 == 11, dcm.name
 
@@ -276,3 +403,24 @@ def test_fill_polygon_samples_pixel_centres() -> None:
     shifted = square + 0.6  # covers 2.6..6.6: the centres 3.5 .. 6.5, i.e. pixels 3..6
     mask = fill_polygon(shifted, (10, 10))
     assert mask.sum() == 16 and mask[3, 3] and not mask[2, 2]
+
+
+# --- contact sheet -------------------------------------------------------------------------
+
+
+def test_contact_sheet_shows_every_hospital_with_labels(cohort: Path, tmp_path: Path) -> None:
+    out = contact_sheet(cohort, tmp_path / "sheet.png", tile_width=200, columns=4)
+    sheet = cv2.imread(str(out), cv2.IMREAD_COLOR)
+    tile_h, tile_w = round(200 * 1.3), 200
+    assert sheet.shape == (3 * tile_h, 4 * tile_w, 3)
+    for k in range(len(HOSPITALS)):
+        tile = sheet[(k // 4) * tile_h : (k // 4 + 1) * tile_h, (k % 4) * tile_w : (k % 4 + 1) * tile_w]
+        for level in ("T1", "T7", "T12"):
+            assert (tile == COLOURS[level]).all(axis=2).sum() >= 10, (HOSPITALS[k], level)
+
+
+def test_contact_sheet_command_is_deterministic(cohort: Path, tmp_path: Path) -> None:
+    for name in ("a.png", "b.png"):
+        main(["synth-sheet", "--cohort", str(cohort), "--out", str(tmp_path / name)])
+    assert (tmp_path / "a.png").read_bytes() == (tmp_path / "b.png").read_bytes()
+    assert (tmp_path / "a.png").stat().st_size < 1_500_000  # small enough for the README

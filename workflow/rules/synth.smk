@@ -9,6 +9,7 @@ rule synth:
         scale=config["synth"]["scale"],
         seed=config["synth"]["seed"],
         per_hospital=config["synth"]["per_hospital"],
+        stage_version=stage_version("synth"),
     threads: 2
     resources:
         mem_mb=4000,

@@ -3,9 +3,11 @@
 The design goal is that T1, T7 and T12 can only be found by counting: C2-L5 are drawn with
 one vertebra model (rounded-rectangle centrum with a cortical rim, pedicles, disc gaps) whose
 size grows smoothly from C2 to L5, and the landmarks near them (clavicles near C6-T1, rib 1
-on T1, heart over T5-T10, diaphragm domes at T8-T10) are all jittered. Sizes are in the
-detector plane (already magnified). Numbers come from synthetic-cohort.md 2b-2d; the
-[E]-marked ones there are knobs, not facts.
+on T1, heart over T5-T10, diaphragm domes at T8-T10) are all jittered. The rib cage lies now
+and then: an absent or hypoplastic 12th rib ("last rib = T12" fails) and a cervical rib on C7
+("first rib = T1" fails), and a lordotic tilt flattens the ribs and lifts the clavicles.
+Sizes are in the detector plane (already magnified). Numbers come from synthetic-cohort.md
+2b-2d and 4.2; the [E]-marked ones there are knobs, not facts.
 """
 
 from __future__ import annotations
@@ -24,6 +26,13 @@ _T1 = LEVELS.index("T1")
 MU_SOFT = 0.030  # soft tissue at ~36 keV, per mm (notes 2f)
 # T1 is about 0.8 x T12 in height and width; the same ratio per level continues into C and L.
 _GROWTH = 1.25 ** (1 / 11)
+# Rib variants and pose (notes 4.2, design choices): 12th rib absent / hypoplastic, cervical
+# rib on C7, and a lordotic tilt of 10-20 degrees in a share of the films.
+P_ABSENT_12TH_RIB = 0.04
+P_HYPOPLASTIC_12TH_RIB = 0.04
+P_CERVICAL_RIB = 0.03
+P_LORDOTIC = 0.12
+LORDOTIC_DEG = 10.0  # from this tilt on a film counts as lordotic (a hard case in the clinical sheet)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,6 +45,11 @@ class Scene:
     lungs: tuple[Region, Region]  # patient right, patient left
     lung_texture: float  # 0 clear .. 1 ground glass (RDS)
     magnification: float
+    rib_pairs: int  # 11 when the 12th rib is absent
+    cervical_rib: bool
+    lordosis_deg: float  # beam tilt toward the head; positive = lordotic projection
+    # where devices run and end (body mm): larynx, carina, stomach, right_dome, left_dome
+    landmarks: dict[str, tuple[float, float]]
 
     def spine_x(self, y: float) -> float:
         """x of the spine centreline at height y, interpolated between centra."""
@@ -54,6 +68,7 @@ class _Body:
     wmax: float  # widest inner half-width of the thorax
     mu_bone: float  # effective bone attenuation, lower in extreme preterms (osteopenia)
     ga_weeks: float
+    lordosis_deg: float
 
     def level_y(self, level: str, frac: float = 0.5) -> float:
         """Height of a point on a centrum: frac 0 = superior endplate, 1 = inferior."""
@@ -70,6 +85,14 @@ class _Body:
 def build_scene(ga_weeks: float, bw_grams: int, rng: np.random.Generator) -> Scene:
     """Draw one infant's anatomy. Only `rng` (the image's anatomy stream) is random."""
     magnification = rng.uniform(1.02, 1.10)
+    if rng.random() < P_LORDOTIC:
+        lordosis = rng.uniform(LORDOTIC_DEG, 20.0)
+    else:
+        lordosis = float(np.clip(rng.normal(0.0, 4.0), -10.0, 0.9 * LORDOTIC_DEG))
+    variant = rng.random()
+    twelfth = "absent" if variant < P_ABSENT_12TH_RIB else (
+        "hypoplastic" if variant < P_ABSENT_12TH_RIB + P_HYPOPLASTIC_12TH_RIB else "normal")
+    cervical_rib = bool(rng.random() < P_CERVICAL_RIB)
     spine_length = _spine_length(ga_weeks, bw_grams, rng) * magnification
     vertebrae, pitch = _spine(spine_length, rng)
     body = _Body(
@@ -79,18 +102,21 @@ def build_scene(ga_weeks: float, bw_grams: int, rng: np.random.Generator) -> Sce
         wmax=spine_length * rng.uniform(0.50, 0.56),
         mu_bone=float(0.040 + 0.025 * np.clip((ga_weeks - 23) / 17, 0, 1)) * rng.uniform(0.85, 1.15),
         ga_weeks=ga_weeks,
+        lordosis_deg=lordosis,
     )
     trunk = _trunk(body, rng)
     heart, domes = _heart(body, rng)
     lungs, texture = _lungs(body, heart, domes, rng)
-    primitives: list[Primitive] = [*lungs, heart, *_airway(body, rng)]
+    airway = _airway(body, rng)
+    stomach = _gastric_bubble(body, domes, rng)
+    primitives: list[Primitive] = [*lungs, heart, *airway]
     if rng.random() < 0.75:
-        primitives.append(_gastric_bubble(body, domes, rng))
+        primitives.append(stomach)
     primitives += _pelvis(body)
     drawn = {level: _vertebra(blob, body.mu_bone) for level, blob in vertebrae.items()}
     for parts in drawn.values():
         primitives += parts
-    primitives += _ribs(body, rng)
+    primitives += _ribs(body, twelfth, cervical_rib, rng)
     primitives += _clavicles(body, trunk, rng)
     return Scene(
         trunk=trunk,
@@ -99,6 +125,16 @@ def build_scene(ga_weeks: float, bw_grams: int, rng: np.random.Generator) -> Sce
         lungs=lungs,
         lung_texture=texture,
         magnification=magnification,
+        rib_pairs=11 if twelfth == "absent" else 12,
+        cervical_rib=cervical_rib,
+        lordosis_deg=lordosis,
+        landmarks={
+            "larynx": (airway[0].cx, airway[0].cy - airway[0].b),
+            "carina": (airway[0].cx, airway[0].cy + airway[0].b),
+            "stomach": (stomach.cx, stomach.cy),
+            "right_dome": (-0.5 * body.wmax, domes[0]),
+            "left_dome": (0.5 * body.wmax, domes[1]),
+        },
     )
 
 
@@ -300,33 +336,45 @@ def _pelvis(body: _Body) -> list[Blob]:
     return [sacrum, *wings]
 
 
-def _ribs(body: _Body, rng: np.random.Generator) -> list[Arc]:
+def _ribs(body: _Body, twelfth: str, cervical_rib: bool, rng: np.random.Generator) -> list[Arc]:
     """12 pairs; rib n's head sits on the side of Tn. Neonatal ribs run nearly horizontally
     to the lateral wall, then the fainter anterior part descends medially and fades out at
-    the (invisible) costochondral junction. Ribs 11-12 are short floating ribs."""
-    drop_scale = rng.uniform(0.85, 1.15)  # inspiration: deeper breath, flatter ribs
+    the (invisible) costochondral junction. Ribs 11-12 are short floating ribs; the 12th may
+    be a stub or missing, and a cervical rib may sit on C7 (one side or both). A lordotic
+    tilt projects the ribs flatter."""
+    drop_scale = rng.uniform(0.85, 1.15) * float(np.clip(1 - body.lordosis_deg / 25, 0.3, 1.4))
     half_width = 0.011 * body.spine_length * rng.uniform(0.9, 1.1)
     density = body.mu_bone * 2 * half_width * 1.8
-    drops = (1.2, 1.6, 2.0, 2.2, 2.2, 2.2, 2.2, 2.2, 2.2, 2.0, 1.8, 1.5)  # head to lateral, in pitches
-    reach = (1.0,) * 10 + (0.85, 0.6)  # share of the way to the lateral wall
+    # (level, drop from head to lateral in pitches, share of the way to the lateral wall,
+    #  end angle of a floating rib or None for a long rib that turns anteriorly)
+    ribs: list[tuple[str, float, float, float | None]] = [
+        (f"T{n}", drop, 1.0, None) for n, drop in enumerate((1.2, 1.6, 2.0, 2.2, 2.2, 2.2, 2.2, 2.2, 2.2, 2.0), 1)
+    ]
+    ribs.append(("T11", 1.8, 0.85, 0.25))
+    if twelfth != "absent":
+        ribs.append(("T12", 1.5, 0.6, 0.9 if twelfth == "normal" else 1.15))
+    sides = {level: (-1, 1) for level, *_ in ribs}
+    if cervical_rib:
+        ribs.insert(0, ("C7", 1.0, 0.5, 1.1))
+        sides["C7"] = (-1, 1) if rng.random() < 0.5 else (int(rng.choice([-1, 1])),)
     arcs = []
-    for n in range(1, 13):
-        centrum = body.vertebrae[f"T{n}"]
-        ry = body.pitch * drop_scale * drops[n - 1]
+    for level, drop, reach, floating_end in ribs:
+        centrum = body.vertebrae[level]
+        ry = body.pitch * drop_scale * drop
         head_angle = rng.uniform(1.62, 1.80)
-        for side in (-1, 1):
+        for side in sides[level]:
             hx = centrum.cx + side * 1.05 * centrum.a
             hy = centrum.cy + rng.uniform(-0.15, 0.15) * centrum.b
             cy = hy + ry * math.sin(head_angle)
-            lateral = body.inner(cy) * reach[n - 1] + half_width
+            lateral = body.inner(cy) * reach + half_width
             rx = max(lateral - abs(hx), 2.0) / (1 - math.cos(head_angle))
             cx = hx - side * rx * math.cos(head_angle)
-            if n <= 10:
+            if floating_end is None:
                 end = -rng.uniform(0.45, 0.75)
                 knots = (end, end + 0.3, -0.15, 0.2, head_angle - 0.04, head_angle)
                 weights = (0.0, 0.25, 0.35, 1.0, 1.0, 0.0)
             else:
-                end = (0.25, 0.9)[n - 11] + rng.uniform(-0.1, 0.1)
+                end = floating_end + rng.uniform(-0.1, 0.1)
                 knots = (end, end + 0.3, head_angle - 0.04, head_angle)
                 weights = (0.0, 0.9, 1.0, 0.0)
             arcs.append(Arc(cx, cy, rx, ry, side, knots, weights, half_width, density))
@@ -350,16 +398,18 @@ def _circle_arc(
 
 def _clavicles(body: _Body, trunk: Trunk, rng: np.random.Generator) -> list[Arc]:
     """Clavicles with medial ends at C6-T1 (mostly C7): a trap for 'first bone = T1'.
+    A lordotic tilt projects them higher and more upswept (about a level per 10 degrees).
     The lateral end stays inside the shoulder's soft tissue."""
     level = str(rng.choice(["C6", "C7", "T1"], p=[0.3, 0.45, 0.25]))
+    lift = max(0.0, body.lordosis_deg) / 10
     half_width = 0.022 * body.spine_length * rng.uniform(0.9, 1.1)
     density = body.mu_bone * 2 * half_width * 1.8
     centrum = body.vertebrae[level]
     arcs = []
     for side in (-1, 1):
         medial = (centrum.cx + side * (centrum.a + rng.uniform(2.0, 6.0) * body.spine_length / 90),
-                  body.level_y(level) + rng.uniform(-0.4, 0.4) * body.pitch)
-        lateral_y = medial[1] - rng.uniform(-0.2, 0.8) * body.pitch
+                  body.level_y(level) + (rng.uniform(-0.4, 0.4) - lift) * body.pitch)
+        lateral_y = medial[1] - (rng.uniform(-0.2, 0.8) + lift) * body.pitch
         shoulder = float(np.interp(lateral_y, trunk.y_knots, trunk.half_width))
         lateral = (side * min(rng.uniform(0.85, 1.0) * body.wmax, 0.85 * shoulder), lateral_y)
         sag = rng.uniform(0.5, 2.0)

@@ -1,10 +1,12 @@
-"""Pixel array + PHI -> a conformant CR or DX file (Explicit VR Little Endian).
+"""Pixel array + PHI -> a conformant CR or DX file in the site's transfer syntax.
 
 The header carries PHI wherever real NICU exports do (patient module, dates and times,
 physicians, free text, a nested request sequence, the mother's record three levels deep,
-and a vendor private block) so the de-identification stage is tested against
-something realistic. Everything is deterministic: UIDs from seeded entropy, dates from the
-plan; `dciodvfy` reports no errors for either IOD.
+and a vendor private block; Hangul names at the Korean-charset sites) so the
+de-identification stage is tested against something realistic. Compression is lossless
+(JPEG lossless SV1, JPEG 2000, RLE): the decoded pixels equal the drawn ones. Everything is
+deterministic: UIDs from seeded entropy, dates from the plan, encoders without randomness;
+`dciodvfy` reports no errors for any profile.
 """
 
 from __future__ import annotations
@@ -14,10 +16,12 @@ import datetime as dt
 import io
 import math
 
+import numpy as np
 from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.encaps import encapsulate
 from pydicom.filewriter import dcmwrite
 from pydicom.sequence import Sequence
-from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+from pydicom.uid import ExplicitVRLittleEndian, JPEGLosslessSV1, generate_uid
 
 from neovert.synth import seeds
 from neovert.synth.cohort import ImagePlan
@@ -71,17 +75,18 @@ def build(record: ImageRecord) -> Dataset:
     ds.file_meta.ImplementationClassUID = IMPLEMENTATION_UID
     ds.file_meta.ImplementationVersionName = IMPLEMENTATION_VERSION
 
-    ds.SpecificCharacterSet = "ISO_IR 100"
+    ds.SpecificCharacterSet = list(p.charset) if isinstance(p.charset, tuple) else p.charset
     ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID
     ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID
     ds.StudyInstanceUID = uid("study")
     ds.SeriesInstanceUID = uid("series")
-    _patient(ds, person, visit, plan)
+    _patient(ds, person, visit, plan, p.korean)
     _study(ds, record)
     _equipment(ds, record)
     _acquisition(ds, record)
     _image_pixel(ds, record)
     _private(ds, record)
+    compress(ds, record.image.pixels, p.transfer_syntax)
     return ds
 
 
@@ -93,8 +98,8 @@ def _tm(t: dt.datetime) -> str:
     return t.strftime("%H%M%S")
 
 
-def _patient(ds: Dataset, person: Patient, visit: Visit, plan: ImagePlan) -> None:
-    ds.PatientName = person.dicom_name
+def _patient(ds: Dataset, person: Patient, visit: Visit, plan: ImagePlan, korean: bool) -> None:
+    ds.PatientName = person.korean_dicom_name if korean else person.dicom_name
     ds.PatientID = person.key
     ds.IssuerOfPatientID = f"{plan.hospital}_EMR"
     ds.PatientBirthDate = _da(person.birth)
@@ -192,7 +197,8 @@ def _acquisition(ds: Dataset, record: ImageRecord) -> None:
     ds.DeviationIndex = f"{10 * math.log10(record.image.exposure_index / 1000):.2f}"
     spacing = f"{record.frame.spacing:.4f}".rstrip("0")
     ds.ImagerPixelSpacing = [spacing, spacing]
-    ds.PixelSpacing = [spacing, spacing]
+    if p.pixel_spacing:
+        ds.PixelSpacing = [spacing, spacing]
     if p.modality == "DX":
         ds.PresentationIntentType = "FOR PRESENTATION"
         ds.DetectorType = p.detector_type
@@ -234,6 +240,24 @@ def _image_pixel(ds: Dataset, record: ImageRecord) -> None:
         ds.PixelIntensityRelationshipSign = 1 if mono1 else -1
         ds.PresentationLUTShape = "INVERSE" if mono1 else "IDENTITY"
     ds.PixelData = image.pixels.astype("<u2").tobytes()
+
+
+def compress(ds: Dataset, pixels: np.ndarray, syntax: str) -> None:
+    """Lossless compression in place. pydicom encodes RLE and JPEG 2000 itself (through
+    pylibjpeg); it has no JPEG lossless encoder, so that one comes from libjpeg-turbo via
+    imagecodecs (process 14, selection value 1: what JPEGLosslessSV1 names)."""
+    if syntax == ExplicitVRLittleEndian:
+        return
+    if syntax == JPEGLosslessSV1:
+        import imagecodecs
+
+        frame = imagecodecs.jpeg8_encode(pixels, lossless=True, predictor=1, bitspersample=int(ds.BitsStored))
+        ds.PixelData = encapsulate([frame])
+        ds["PixelData"].VR = "OB"
+        ds.file_meta.TransferSyntaxUID = syntax
+    else:
+        # pydicom would give the compressed file a new, random SOP Instance UID by default
+        ds.compress(syntax, encoding_plugin="pylibjpeg", generate_instance_uid=False)
 
 
 def _private(ds: Dataset, record: ImageRecord) -> None:

@@ -2,14 +2,17 @@
 
 The plan (who is imaged when) is computed up front in the parent process; each image is then
 a pure function of (seed, plan), so a process pool gives the same bytes as one worker. The
-clinical sheets are written before the images and cohort.json last, so a folder with a
-cohort.json is a complete cohort.
+clinical sheets are written once every image is drawn (their hard-slice flags come from the
+drawn anatomy) and cohort.json last, so a folder with a cohort.json is a complete cohort.
+`layout` gives an image's anatomy and framing without drawing it: labels and flags of a whole
+cohort in seconds, for checks that need many images but no pixels.
 """
 
 from __future__ import annotations
 
 import collections
 import concurrent.futures
+import contextlib
 import csv
 import functools
 import io
@@ -21,12 +24,15 @@ from pathlib import Path
 
 from neovert.deid import CLINICAL_COLUMNS
 from neovert.io import atomic_path
-from neovert.synth import anatomy, dicom, framing, identity, imaging, labels, profiles, render, seeds
+from neovert.synth import (
+    anatomy, devices, dicom, framing, hard_cases, identity, imaging, labels, profiles, render, seeds,
+)
 from neovert.synth.cohort import TABLE1, ImagePlan, image_count, plan_hospital
+from neovert.synth.primitives import Frame
 
 log = logging.getLogger(__name__)
 
-GENERATOR_VERSION = "2"  # 2: image_file relative to dicom/
+GENERATOR_VERSION = "3"  # 2: image_file relative to dicom/; 3: rib variants, lordosis, devices, hard-slice flags
 _OWN_FILE = re.compile(r"IMG\d{5}\.(dcm|json)")
 
 
@@ -51,21 +57,25 @@ def generate_cohort(
     for hospital, hospital_plans in plans.items():
         patients = len({p.patient_index for p in hospital_plans})
         log.info("%s: %d images of %d patients planned", hospital, len(hospital_plans), patients)
-        _write(out / hospital / "clinical.csv", _clinical_csv(seed, hospital_plans))
 
     todo = [plan for hospital_plans in plans.values() for plan in hospital_plans]
     done: collections.Counter[str] = collections.Counter()
     draw = functools.partial(write_image, out, seed)
-    if workers == 1:
-        for hospital in map(draw, todo):
-            _progress(done, hospital, len(plans[hospital]))
-    else:
-        context = multiprocessing.get_context("spawn")
-        with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
-            for hospital in pool.map(draw, todo, chunksize=4):
-                _progress(done, hospital, len(plans[hospital]))
+    flags_of: dict[tuple[str, str], dict[str, int]] = {}
+    with contextlib.ExitStack() as stack:
+        if workers == 1:
+            results = map(draw, todo)
+        else:
+            context = multiprocessing.get_context("spawn")
+            pool = stack.enter_context(concurrent.futures.ProcessPoolExecutor(workers, mp_context=context))
+            results = pool.map(draw, todo, chunksize=4)
+        for plan, flags in zip(todo, results):
+            flags_of[plan.hospital, plan.stem] = flags
+            _progress(done, plan.hospital, len(plans[plan.hospital]))
 
     for hospital, hospital_plans in plans.items():
+        sheet = _clinical_csv(seed, hospital_plans, [flags_of[hospital, plan.stem] for plan in hospital_plans])
+        _write(out / hospital / "clinical.csv", sheet)
         _prune(out / hospital, {plan.stem for plan in hospital_plans})
     summary = {
         "generator": "neovert.synth",
@@ -80,12 +90,21 @@ def generate_cohort(
     log.info("cohort complete: %d images in %d hospitals", len(todo), len(plans))
 
 
-def write_image(out: Path, seed: int, plan: ImagePlan) -> str:
-    """Draw one image and write its DICOM and LabelMe files; returns the hospital id."""
+def layout(seed: int, plan: ImagePlan) -> tuple[anatomy.Scene, Frame]:
+    """The image's anatomy (devices included) and framing: everything its labels and hard-slice
+    flags are made of. Its random streams are rebuilt from the image's seed sequence, so every
+    call, here or in `write_image`, gives the same scene."""
+    rng = seeds.image_rngs(seed, plan.hospital_index, plan.patient_index, plan.image_index)
+    scene = anatomy.build_scene(plan.ga_weeks, plan.bw_grams, rng["anatomy"])
+    scene = devices.with_devices(scene, plan.ga_group, plan.tube, rng["devices"])
+    return scene, framing.choose_frame(scene, profiles.profile(plan.hospital_index), rng["framing"])
+
+
+def write_image(out: Path, seed: int, plan: ImagePlan) -> dict[str, int]:
+    """Draw one image and write its DICOM and LabelMe files; returns its hard-slice flags."""
     rng = seeds.image_rngs(seed, plan.hospital_index, plan.patient_index, plan.image_index)
     profile = profiles.profile(plan.hospital_index)
-    scene = anatomy.build_scene(plan.ga_weeks, plan.bw_grams, rng["anatomy"])
-    frame = framing.choose_frame(scene, profile, rng["framing"])
+    scene, frame = layout(seed, plan)
     exposure = imaging.sample_exposure(profile, rng["imaging"])
     atten = render.attenuation(scene, frame, rng["texture"])
     display, body_signal = imaging.detect(atten, exposure, frame.spacing, rng["noise"])
@@ -112,7 +131,7 @@ def write_image(out: Path, seed: int, plan: ImagePlan) -> str:
     _write(folder / "dicom" / f"{plan.stem}.dcm", dicom.encode(record))
     document = labels.labelme(scene, frame, f"../dicom/{plan.stem}.dcm")
     _write(folder / "annotations" / f"{plan.stem}.json", labels.encode(document))
-    return plan.hospital
+    return hard_cases.flags(scene, frame)
 
 
 @functools.lru_cache(maxsize=16)
@@ -120,14 +139,17 @@ def _staff(seed: int, hospital_index: int) -> identity.Staff:
     return identity.staff(seed, hospital_index)
 
 
-def _clinical_csv(seed: int, plans: list[ImagePlan]) -> bytes:
+def _clinical_csv(seed: int, plans: list[ImagePlan], hard: list[dict[str, int]]) -> bytes:
+    """The hospital's sheet (the columns deid reads) plus the hard-slice flags, which deid
+    ignores: they describe the synthetic film, not the infant."""
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
-    writer.writerow(CLINICAL_COLUMNS)
-    for plan in plans:
+    writer.writerow(CLINICAL_COLUMNS + hard_cases.COLUMNS)
+    for plan, flags in zip(plans, hard, strict=True):
         key = identity.patient(seed, plan.hospital_index, plan.patient_index).key
         writer.writerow(
-            [key, f"{plan.stem}.dcm", f"{plan.ga_weeks:.1f}", plan.bw_grams, plan.sex, int(plan.tube)]
+            [key, f"{plan.stem}.dcm", f"{plan.ga_weeks:.1f}", plan.bw_grams, plan.sex, int(plan.tube),
+             *(flags[column] for column in hard_cases.COLUMNS)]
         )
     return text.getvalue().encode()
 

@@ -22,6 +22,16 @@ _FAMILIES = ("NAMGUNG", "HWANGBO", "JEGAL", "SEOMUN", "DOKGO", "SAGONG", "SEONU"
              "JANGGOK", "MOKYEON", "BONGHWA")
 _SYLLABLES = ("HWAN", "SEOL", "BYEOK", "YUL", "CHAN", "DAM", "HYEOK", "RYUN", "SEUL", "WOONG", "GYEOL",
               "BIT", "NARAE", "SOM", "JIOK", "TAEK", "HAE", "YEOP", "MIR", "BOM", "GAEUN", "DOL", "SARANG")
+# Hangul spelling of every family name and syllable, for the sites that write Korean names
+# (all in KS X 1001, so ISO 2022 IR 149 can encode them)
+_HANGUL = {
+    "NAMGUNG": "남궁", "HWANGBO": "황보", "JEGAL": "제갈", "SEOMUN": "서문", "DOKGO": "독고", "SAGONG": "사공",
+    "SEONU": "선우", "DONGBANG": "동방", "EOKJEONG": "억정", "JANGGOK": "장곡", "MOKYEON": "목연",
+    "BONGHWA": "봉화", "HWAN": "환", "SEOL": "설", "BYEOK": "벽", "YUL": "율", "CHAN": "찬", "DAM": "담",
+    "HYEOK": "혁", "RYUN": "륜", "SEUL": "슬", "WOONG": "웅", "GYEOL": "결", "BIT": "빛", "NARAE": "나래",
+    "SOM": "솜", "JIOK": "지욱", "TAEK": "택", "HAE": "해", "YEOP": "엽", "MIR": "미르", "BOM": "봄",
+    "GAEUN": "가은", "DOL": "돌", "SARANG": "사랑",
+}
 # Identifier = base + (index * multiplier + seed offset) mod span: a bijection on the span
 # because each multiplier is coprime to it (no factor 2, 3 or 5), so no two images collide.
 _MRN_SPAN, _ACC_SPAN, _ID_SPAN = 9_000_000, 900_000_000, 90_000_000
@@ -32,12 +42,18 @@ class Patient:
     key: str  # the hospital MRN, also PatientID and the CSV's patient_key
     mother_key: str  # the mother's MRN, linked in the infant's record
     family: str
-    given: str
+    given: str  # two syllables run together
+    syllables: tuple[str, str]
     birth: dt.datetime
 
     @property
     def dicom_name(self) -> str:
         return f"{self.family}^{self.given}"
+
+    @property
+    def korean_dicom_name(self) -> str:
+        """Alphabetic and ideographic (Hangul) component groups, as Korean PACS write them."""
+        return f"{self.dicom_name}={_HANGUL[self.family]}^{''.join(_HANGUL[s] for s in self.syllables)}"
 
     @property
     def plain_name(self) -> str:
@@ -72,13 +88,13 @@ def patient(seed: int, hospital_index: int, patient_index: int) -> Patient:
     mrn = 1_000_000 + (g * 4_567_891 + _offset(seed, _MRN_SPAN)) % _MRN_SPAN
     mother = 1_000_000 + (g * 5_432_107 + _offset(seed + 1, _MRN_SPAN)) % _MRN_SPAN
     family = str(rng.choice(_FAMILIES))
-    given = "".join(rng.choice(_SYLLABLES, size=2))
+    first, second = (str(s) for s in rng.choice(_SYLLABLES, size=2))
     birth = dt.datetime.combine(BASE_DATE, dt.time()) + dt.timedelta(
         days=int(rng.integers(0, 1800)), seconds=int(rng.integers(0, 20 * 3600))
     )
     return Patient(
         key=f"H{hospital_index:02d}-{mrn}", mother_key=f"H{hospital_index:02d}-M{mother}", family=family,
-        given=given, birth=birth,
+        given=first + second, syllables=(first, second), birth=birth,
     )
 
 

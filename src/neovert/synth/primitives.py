@@ -74,6 +74,19 @@ class Region:
 
 
 @dataclasses.dataclass(frozen=True)
+class Tube:
+    """A catheter or tube: a hollow cylinder of outer radius `radius` and wall `wall` (mm)
+    along a polyline, so its walls project as two parallel lines; `wall` >= `radius` makes it
+    solid. `mu` is the wall material's attenuation per mm; `device` names it (ETT, OG, ...)."""
+
+    points: tuple[tuple[float, float], ...]
+    radius: float
+    wall: float
+    mu: float
+    device: str
+
+
+@dataclasses.dataclass(frozen=True)
 class Trunk:
     """Soft-tissue body: an elliptic cylinder whose half-width and depth vary along y."""
 
@@ -83,7 +96,7 @@ class Trunk:
     mu: float  # per mm
 
 
-Primitive = Blob | Arc | Region
+Primitive = Blob | Arc | Region | Tube
 
 
 def rotate(points: np.ndarray, angle: float) -> np.ndarray:

@@ -3,14 +3,21 @@
 The pipeline must cope with a mix of IODs (CR/DX), photometric interpretations, stored bit
 depths, pixel spacings and private blocks, so every hospital gets a fixed profile modelled on
 the notes' vendor table (synthetic-cohort.md 4.5; [V] values there are from real headers, the
-rest are plausible guesses). Institution names, addresses and station names are invented and
-distinctive so that a byte scan for them after de-identification cannot hit by chance.
+rest are plausible guesses). Some sites send only Imager Pixel Spacing (detector plane, no
+calibrated Pixel Spacing), two write Korean names under a Korean character set (the real
+INFINITT export's ISO 2022 IR 149, and UTF-8), and three compress losslessly (JPEG lossless,
+JPEG 2000, RLE) so the decoders are exercised. None drops spacing altogether: the strip stage
+quarantines such files, which would empty that hospital's demo results. Institution names,
+addresses and station names are invented and distinctive so that a byte scan for them after
+de-identification cannot hit by chance.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from typing import Literal
+
+from pydicom.uid import ExplicitVRLittleEndian, JPEG2000Lossless, JPEGLosslessSV1, RLELossless
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,6 +49,13 @@ class VendorProfile:
     institution: str
     address: str
     station: str
+    charset: str | tuple[str, ...] = "ISO_IR 100"  # a Korean set adds the Hangul name to PatientName
+    pixel_spacing: bool = True  # False: Imager Pixel Spacing only (the detector plane)
+    transfer_syntax: str = ExplicitVRLittleEndian
+
+    @property
+    def korean(self) -> bool:
+        return self.charset in (("", "ISO 2022 IR 149"), "ISO_IR 192")
 
 
 PROFILES: tuple[VendorProfile, ...] = (
@@ -56,12 +70,14 @@ PROFILES: tuple[VendorProfile, ...] = (
         "DM_Platform_Release_Version 4.0", "SCINTILLATOR", (0.5, 0.8), (55, 63),
         PrivateBlock(0x0011, "GEMS_GDXE_FALCON_04", 0x06, "DS", "0.0215", 0x30),
         "Haneulsori Medical Center", "205 Byeolbit-daero, Sorae-gu, Incheon", "AMXNICU2",
+        pixel_spacing=False,
     ),
     VendorProfile(
         "H03", "DX", "MONOCHROME2", (0.150,), 12, "FUJIFILM Corporation", "FDR D-EVO II",
         "V10.2", "SCINTILLATOR", (0.6, 0.9), (55, 65),
         PrivateBlock(0x0009, "FDMS 1.0", 0x04, "SH", "NICU-ICU", 0x30),
         "Dasomnuri Childrens Hospital", "88 Muji-gil, Hwarang-gu, Daegu", "FDRNICU03",
+        transfer_syntax=JPEG2000Lossless,
     ),
     VendorProfile(
         "H04", "DX", "MONOCHROME2", (0.140,), 12, "Agfa", "DXD60_1000G",
@@ -74,6 +90,7 @@ PROFILES: tuple[VendorProfile, ...] = (
         "VIPS 3.1", "STORAGE", (0.8, 1.2), (55, 62),
         PrivateBlock(0x0019, "AGFA", 0x10, "ST", "ADC5156 MUSICA2 CHEST NEONATAL", 0x30),
         "Saeromsol National University Hospital", "41 Ddukseom-ro, Namsol-gu, Gwangju", "ADCNICU05",
+        charset=("", "ISO 2022 IR 149"), pixel_spacing=False,
     ),
     VendorProfile(
         "H06", "DX", "MONOCHROME1", (0.148,), 14, "Philips Medical Systems", "MobileDiagnost wDR",
@@ -86,18 +103,21 @@ PROFILES: tuple[VendorProfile, ...] = (
         "1.10.0", "SCINTILLATOR", (0.5, 0.7), (55, 62),
         PrivateBlock(0x0029, "SEC_GM85_PACS", 0x10, "CS", "NICU", 0x30),
         "Areumdol Medical University Hospital", "122 Gyeore-ro, Haenim-gu, Ulsan", "GM85NICU07",
+        charset="ISO_IR 192",
     ),
     VendorProfile(
         "H08", "DX", "MONOCHROME2", (0.144,), 12, "SIEMENS", "Mobilett Mira Max",
         "VF10B", "SCINTILLATOR", (0.5, 0.8), (57, 66),
         PrivateBlock(0x0019, "Siemens: Thorax/Multix FD Lab Settings", 0x02, "LO", "0.19", 0x30),
         "Hanbyeolgil University Hospital", "60 Narae-ro, Dongbaek-gu, Suwon", "MIRANICU08",
+        transfer_syntax=JPEGLosslessSV1,
     ),
     VendorProfile(
         "H09", "DX", "MONOCHROME2", (0.125,), 12, "Canon Inc.", "CXDI-710C Wireless",
         "3.12", "SCINTILLATOR", (0.5, 0.7), (55, 63),
         PrivateBlock(0x0019, "Canon Inc.", 0x17, "DS", "1.0", 0x30),
         "Eunhasu Childrens Medical Center", "7 Sinbi-gil, Yeonhwa-gu, Seongnam", "CXDINICU09",
+        transfer_syntax=RLELossless,
     ),
     VendorProfile(
         "H10", "CR", "MONOCHROME2", (0.143,), 11, "KODAK", "DR 7500",

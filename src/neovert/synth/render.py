@@ -15,7 +15,7 @@ import numpy as np
 from scipy import ndimage
 
 from neovert.synth.anatomy import Scene
-from neovert.synth.primitives import Arc, Blob, Frame, Region, Trunk
+from neovert.synth.primitives import Arc, Blob, Frame, Region, Trunk, Tube
 
 
 def attenuation(scene: Scene, frame: Frame, rng: np.random.Generator) -> np.ndarray:
@@ -27,6 +27,8 @@ def attenuation(scene: Scene, frame: Frame, rng: np.random.Generator) -> np.ndar
             _blob(out, prim, frame)
         elif isinstance(prim, Arc):
             _arc(out, prim, frame)
+        elif isinstance(prim, Tube):
+            _tube(out, prim, frame)
         else:
             _region(out, prim, frame, scene.lung_texture, rng)
     return out
@@ -116,6 +118,34 @@ def _arc_values(arc: Arc, frame: Frame, box: tuple[int, int, int, int]) -> np.nd
     outer = np.sqrt(np.clip(1 - (dist / arc.half_width) ** 2, 0, 1))
     marrow = np.sqrt(np.clip(1 - (dist / (0.6 * arc.half_width)) ** 2, 0, 1))
     return (arc.density * weight * (outer - 0.5 * 0.6 * marrow)).astype(np.float32)
+
+
+def _tube(out: np.ndarray, tube: Tube, frame: Frame) -> None:
+    """Chord length through the tube wall at each pixel's distance from the centreline. The
+    distance is the minimum over short runs of segments, each evaluated in its own box (a
+    catheter's bounding box is mostly empty), then turned into chords once."""
+    line = np.asarray(tube.points, dtype=float)
+    margin = tube.radius + 2 * frame.spacing
+    box = frame.bbox(line, margin_mm=margin)
+    if box is None:
+        return
+    dist = np.full((box[1] - box[0], box[3] - box[2]), np.inf, dtype=np.float32)
+    for start in range(0, len(line) - 1, 8):
+        run = line[start : start + 9]
+        sub = frame.bbox(run, margin_mm=margin)
+        if sub is None:
+            continue
+        xb, yb = frame.body_grid(sub)
+        a, d = run[:-1], np.diff(run, axis=0)
+        px, py = xb[..., None] - a[:, 0], yb[..., None] - a[:, 1]
+        t = np.clip((px * d[:, 0] + py * d[:, 1]) / np.maximum((d**2).sum(axis=1), 1e-12), 0, 1)
+        near = np.hypot(px - t * d[:, 0], py - t * d[:, 1]).min(axis=-1)
+        r0, r1, c0, c1 = sub[0] - box[0], sub[1] - box[0], sub[2] - box[2], sub[3] - box[2]
+        np.minimum(dist[r0:r1, c0:c1], near, out=dist[r0:r1, c0:c1])
+    d2 = dist.astype(np.float64) ** 2
+    inner = max(tube.radius - tube.wall, 0.0)
+    chord = 2 * np.sqrt(np.clip(tube.radius**2 - d2, 0, None)) - 2 * np.sqrt(np.clip(inner**2 - d2, 0, None))
+    _add(out, box, tube.mu * chord)
 
 
 def _region(out: np.ndarray, region: Region, frame: Frame, texture: float, rng: np.random.Generator) -> None:

@@ -25,8 +25,9 @@ class Stream(enum.IntEnum):
 
 
 # Image streams are split by concern so that a later change to, say, the imaging chain does
-# not reshuffle the anatomy of every image.
-IMAGE_CONCERNS = ("anatomy", "framing", "imaging", "texture", "noise", "header")
+# not reshuffle the anatomy of every image; new concerns go at the end (spawned children are
+# numbered, so the earlier streams stay as they were).
+IMAGE_CONCERNS = ("anatomy", "framing", "imaging", "texture", "noise", "header", "devices")
 
 
 def hospital_rng(seed: int, hospital_index: int, stream: Stream) -> np.random.Generator:
