@@ -398,11 +398,21 @@ def _tesseract() -> tesserocr.PyTessBaseAPI:
 
 
 def _read(line: _Line) -> list[tuple[int, _Word]]:
-    """The line's words as tesseract reads them, with its confidence (0-100) in each."""
+    """The line's words as tesseract reads them, with its confidence (0-100) in each. Words are
+    walked one by one rather than through MapWordConfidences, which prints to stderr for every
+    word box without text (noise rows are full of them)."""
     engine = _tesseract()
     engine.SetImage(line.picture)
     engine.Recognize()
-    words = [_Word(text.upper(), float(conf)) for text, conf in engine.MapWordConfidences() if text.strip()]
+    words = []
+    for word in tesserocr.iterate_level(engine.GetIterator(), tesserocr.RIL.WORD):
+        try:
+            text = word.GetUTF8Text(tesserocr.RIL.WORD)
+        except RuntimeError:  # a word box with no text in it
+            continue
+        if text.strip():
+            # whole points, as tesseract's own TSV output gives them: the thresholds were set on those
+            words.append(_Word(text.upper(), float(int(word.Confidence(tesserocr.RIL.WORD)))))
     return list(enumerate(words))
 
 

@@ -236,3 +236,13 @@ def test_text_search_restores_opencv_threads():
     with burned_in._one_thread():
         assert cv2.getNumThreads() == 1
     assert cv2.getNumThreads() == threads
+
+
+def test_reading_noise_rows_prints_nothing(capfd):
+    """Rows of noise make tesseract return word boxes without text; reading them must not write
+    to stderr (a stage log would fill with it)."""
+    rng = np.random.default_rng(3)
+    noise = Image.fromarray(np.where(rng.random((60, 400)) < 0.15, 0, 255).astype(np.uint8))
+    line = burned_in._Line((0, 0, 400, 60), 0, None, noise)
+    assert all(word.text.strip() for _, word in burned_in._read(line))
+    assert capfd.readouterr().err == ""
