@@ -20,7 +20,7 @@ import pydicom
 from neovert.io import read_tsv, write_image, write_tsv
 from neovert.parallel import pool_map
 
-STAGE_VERSION = "2"
+STAGE_VERSION = "3"
 log = logging.getLogger(__name__)
 
 MANIFEST_COLUMNS = [
@@ -96,7 +96,8 @@ def strip_hospital(deid_dir: Path, out_dir: Path, workers: int = 1, compress: bo
     results = list(pool_map(_strip_case, tasks, workers))
     rows = [r for r in results if "reason" not in r]
     quarantine = [r for r in results if "reason" in r]
-    write_tsv(pd.DataFrame(rows, columns=MANIFEST_COLUMNS), out_dir / "manifest.tsv")
+    # spacing feeds rasterize and nnU-Net: written to round-trip exactly (ImagerPixelSpacing / ERMF is no short decimal)
+    write_tsv(pd.DataFrame(rows, columns=MANIFEST_COLUMNS), out_dir / "manifest.tsv", float_format="%.17g")
     write_tsv(pd.DataFrame(quarantine, columns=["case_id", "reason", "detail"]), out_dir / "quarantine.tsv")
     log.info("%d converted, %d quarantined", len(rows), len(quarantine))
     return {"converted": len(rows), "quarantined": len(quarantine)}

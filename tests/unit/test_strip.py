@@ -33,16 +33,33 @@ def test_spacing_source_is_recorded_and_never_silently_one():
         spacing_of(dataset)
 
 
-def test_nifti_holds_pixels_and_spacing_only(tmp_path, key):
+def _strip_one(tmp_path, key, dataset) -> dict:
+    """deid + strip of a one-file delivery; returns strip's counts."""
     delivery = tmp_path / "H05"
     (delivery / "dicom").mkdir(parents=True)
     (delivery / "annotations").mkdir()
-    korean_cr().save_as(delivery / "dicom" / "a.dcm")
+    dataset.save_as(delivery / "dicom" / "a.dcm")
     (delivery / "annotations" / "a.json").write_text('{"shapes": []}')
     pd.DataFrame({"patient_key": ["2008-3"], "image_file": ["a.dcm"], "ga_weeks": ["30"],
                   "bw_grams": ["1200"], "sex": ["M"], "tube": ["0"]}).to_csv(delivery / "clinical.csv", index=False)
     deid_hospital(delivery, "H05", key, tmp_path / "deid", tmp_path / "map.tsv")
-    assert strip_hospital(tmp_path / "deid", tmp_path / "strip") == {"converted": 1, "quarantined": 0}
+    return strip_hospital(tmp_path / "deid", tmp_path / "strip")
+
+
+def test_manifest_spacing_round_trips_exactly(tmp_path, key):
+    """Rasterize draws the labels on the manifest's spacing and nnU-Net predicts on the image's:
+    a spacing that is no short decimal (ImagerPixelSpacing / ERMF) must reach both unrounded."""
+    dataset = korean_cr()
+    dataset.EstimatedRadiographicMagnificationFactor = 1.13
+    assert _strip_one(tmp_path, key, dataset)["converted"] == 1
+    (expected, _), manifest = spacing_of(dataset), pd.read_csv(tmp_path / "strip" / "manifest.tsv", sep="\t")
+    assert (manifest.spacing_row_mm[0], manifest.spacing_col_mm[0]) == expected
+    (path,) = (tmp_path / "strip" / "images").glob("*.nii.gz")
+    assert read_image(path)[1] == tuple(float(np.float32(v)) for v in expected)
+
+
+def test_nifti_holds_pixels_and_spacing_only(tmp_path, key):
+    assert _strip_one(tmp_path, key, korean_cr()) == {"converted": 1, "quarantined": 0}
     (path,) = (tmp_path / "strip" / "images").glob("*.nii.gz")
     raw = path.read_bytes()
     assert raw[3] & 0x08 == 0 and raw[4:8] == b"\0\0\0\0"  # gzip: no FNAME, MTIME 0
