@@ -128,7 +128,8 @@ def parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--pred", type=Path, required=True)
     evaluate.add_argument("--truth", type=Path, required=True)
     evaluate.add_argument("--out", type=Path, required=True)
-    evaluate.add_argument("--cases", type=Path, help="TSV with case_id, patient_id, hospital, ga_group, bw_group")
+    evaluate.add_argument("--cases", type=Path,
+                          help="TSV with case_id, patient_id, hospital, ga_group, bw_group (hard-film flags optional)")
     evaluate.add_argument("--raw", type=Path, help="the predictions before post-processing: adds postprocess_effect")
     evaluate.add_argument("--penalised", action="store_true",
                           help="also write *_penalised tables: a miss's HD95/MSD = the image diagonal in mm")

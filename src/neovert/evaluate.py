@@ -2,7 +2,8 @@
 
 Three levels, each labelled in its file: image (one row per case and class), patient (mean of a
 patient's images, as the paper's patient-level figures) and summaries (paper Tables 3 and 4,
-and the same per hospital, GA group and BW group).
+and the same per hospital, GA group and BW group, and for each hard-film flag its flagged
+images against the rest).
 
 Aggregation rules, the same in every summary table:
 
@@ -35,24 +36,27 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from neovert import FLAG_COLUMNS
 from neovert.io import markdown_table, read_image, write_text, write_tsv
 from neovert.metrics import CLASSES, confidence_interval, score_image
 from neovert.parallel import pool_map
 from neovert.provenance import hash_files
 
-STAGE_VERSION = "2"
+STAGE_VERSION = "3"  # 3: hard-film flags per image, by_hard_film
 
 log = logging.getLogger(__name__)
 
 ID_COLUMNS = ["case_id", "patient_id", "hospital", "ga_group", "bw_group"]
 METRICS = ["dsc", "iou", "hd95_mm", "msd_mm"]
 DIRECTED = ["msd_pred_to_truth_mm", "msd_truth_to_pred_mm"]
-PER_IMAGE_COLUMNS = [*ID_COLUMNS, "class", "status", *METRICS, *DIRECTED, "n_pred_px", "n_truth_px", "diagonal_mm"]
+PER_IMAGE_COLUMNS = [*ID_COLUMNS, *FLAG_COLUMNS, "class", "status", *METRICS, *DIRECTED,
+                     "n_pred_px", "n_truth_px", "diagonal_mm"]
 PATIENT_KEYS = ["patient_id", "hospital", "ga_group", "bw_group"]
 STATUSES = ["ok", "missed", "spurious", "both_empty"]
 TABLE_CLASSES = ["T1", "T7", "T12", "lung"]  # paper order: vertebrae first, lung (context) last
 DSC_CUTOFFS = [0.50, 0.60, 0.70, 0.75, 0.80, 0.90]
 UNKNOWN_GROUP = "unknown"
+FILMS = {1: "flagged", 0: "rest"}  # a hard-film flag's value -> its group in by_hard_film
 
 METRIC_LABELS = {"dsc": "DSC", "iou": "IoU", "hd95_mm": "HD95 (mm)", "msd_mm": "MSD (mm)"}
 IMAGE_NOTE = "one row per case and class; +inf = exactly one mask empty (missed/spurious), NaN = undefined"
@@ -61,6 +65,14 @@ SUMMARY_NOTE = (
     "DSC/IoU over all units but both_empty (misses and spurious count as 0); HD95/MSD over the "
     "n_valid finite values (misses and spurious are infinite: counted, not averaged); "
     "95% CI = mean +/- 1.96*SD/sqrt(n), SD with ddof=1"
+)
+HARD_FILM_NOTE = (
+    "per hard-film flag: flagged = images with the flag 1, rest = images with it 0 (images whose clinical "
+    "sheet lacks the flag are in neither); a flag no test image has is left out"
+)
+NO_HARD_FILM_NOTE = (
+    "no test image is flagged as a hard film (the clinical sheets carry no hard-film flags, or none is set): "
+    "nothing to break down"
 )
 CUTOFF_NOTE = "share of images with DSC >= cutoff; misses and spurious count as DSC 0, both_empty excluded"
 PENALTY_NOTE = "PENALISED: HD95/MSD of a missed or spurious structure = the image diagonal in mm (not +inf)"
@@ -75,10 +87,11 @@ def score_folder(pred_dir: Path, truth_dir: Path, cases: pd.DataFrame | None = N
     """Score ground-truth label maps against the predictions of the same name.
 
     Files are ``<case_id>.nii.gz``; hidden files (interrupted writes) are ignored. The cases
-    scored are those of `cases` (case_id, patient_id, hospital, ga_group, bw_group; e.g. the
-    test rows of the split, while `truth_dir` also holds training cases), or every ground-truth
-    file without it; then each case is its own patient, the hospital is the case-id prefix before
-    the first "_" and the GA and BW groups are "unknown". A scored case without a prediction is
+    scored are those of `cases` (case_id, patient_id, hospital, ga_group, bw_group, and the
+    hard-film flags where it has them; e.g. the test rows of the split, while `truth_dir` also
+    holds training cases), or every ground-truth file without it; then each case is its own
+    patient, the hospital is the case-id prefix before the first "_", the GA and BW groups are
+    "unknown" and the flags NA. A scored case without a prediction is
     scored as an all-background prediction (a miss for every class present), so a failed
     inference lowers the numbers instead of vanishing from them. Cases are scored in a pool of
     `workers` processes. Returns the per-image table (PER_IMAGE_COLUMNS, one row per case and
@@ -140,7 +153,8 @@ def write_tables(per_image: pd.DataFrame, out_dir: Path, provenance: dict[str, s
         if any(ch in f"{key}{value}" for ch in "\r\n"):
             raise ValueError(f"provenance {key!r} must fit on one line")
     out_dir = Path(out_dir)
-    per_image = _sort(per_image[PER_IMAGE_COLUMNS], ["case_id"], list(CLASSES))
+    per_image = _sort(per_image[PER_IMAGE_COLUMNS].astype(dict.fromkeys(FLAG_COLUMNS, "Int64")),
+                      ["case_id"], list(CLASSES))
     per_patient = patient_table(per_image)
     images, patients = _image_units(per_image), _patient_units(per_patient)
 
@@ -160,6 +174,9 @@ def write_tables(per_image: pd.DataFrame, out_dir: Path, provenance: dict[str, s
     for column, name in (("hospital", "hospital"), ("ga_group", "GA group"), ("bw_group", "BW group")):
         title = f"By {name}, image level (n = images)"
         tables.append((f"by_{column}", title, SUMMARY_NOTE, summarise(images, [column], "images"), True))
+    hard = hard_film_table(images)
+    tables.append(("by_hard_film", "By hard film, flagged vs the rest, image level (n = images)",
+                   f"{HARD_FILM_NOTE}; {SUMMARY_NOTE}" if len(hard) else NO_HARD_FILM_NOTE, hard, True))
     if penalised:
         worst = penalise(per_image)
         note = f"{PENALTY_NOTE}; {SUMMARY_NOTE}"
@@ -267,6 +284,21 @@ def summarise(units: pd.DataFrame, by: list[str], unit: str) -> pd.DataFrame:
     return _sort(pd.DataFrame(rows, columns=columns), by, TABLE_CLASSES)
 
 
+def hard_film_table(images: pd.DataFrame) -> pd.DataFrame:
+    """The summarise columns per hard-film flag (`flag`) for its flagged images and the rest
+    (`films`): the hard slices reported on separately. Only flags with at least one flagged image
+    get rows, so a cohort without flags (real sheets) gives an empty table, not a crash."""
+    parts = [_flagged_vs_rest(images, flag) for flag in FLAG_COLUMNS if images[flag].eq(1).any()]
+    long = pd.concat(parts, ignore_index=True) if parts else images.iloc[:0].assign(flag="", films="")
+    return summarise(long, ["flag", "films"], "images")
+
+
+def _flagged_vs_rest(images: pd.DataFrame, flag: str) -> pd.DataFrame:
+    """The images whose `flag` is known, labelled with the flag and their group in FILMS."""
+    known = images[images[flag].notna()]
+    return known.assign(flag=flag, films=known[flag].map(FILMS))
+
+
 def cutoff_table(per_image: pd.DataFrame) -> pd.DataFrame:
     """Paper Table 4: share of images with DSC >= each cutoff, overall ("all") and per hospital."""
     scored = per_image[per_image["status"] != "both_empty"]
@@ -307,7 +339,7 @@ def _label_files(folder: Path) -> dict[str, Path]:
 
 
 def _ids_metadata(case_ids: list[str]) -> pd.DataFrame:
-    return pd.DataFrame(
+    meta = pd.DataFrame(
         {
             "case_id": case_ids,
             "patient_id": case_ids,
@@ -317,19 +349,31 @@ def _ids_metadata(case_ids: list[str]) -> pd.DataFrame:
         },
         columns=ID_COLUMNS,
     )
+    return meta.join(_hard_flags(meta))
 
 
 def _table_metadata(cases: pd.DataFrame) -> pd.DataFrame:
     lacking = sorted(set(ID_COLUMNS) - set(cases.columns))
     if lacking:
         raise ValueError(f"case table lacks columns {lacking}")
+    cases = cases.reset_index(drop=True)  # ids and flags join by row, whatever index the caller's table has
     meta = cases[ID_COLUMNS].copy()
     meta[["ga_group", "bw_group"]] = meta[["ga_group", "bw_group"]].fillna(UNKNOWN_GROUP)
     meta = meta.astype(str)
     doubled = meta.loc[meta["case_id"].duplicated(), "case_id"].unique()
     if len(doubled):
         raise ValueError(f"case table lists case(s) twice: {', '.join(doubled[:3])}")
-    return meta
+    return meta.join(_hard_flags(cases))
+
+
+def _hard_flags(table: pd.DataFrame) -> pd.DataFrame:
+    """FLAG_COLUMNS of `table` as 0/1, NA where it lacks a flag (a real clinical sheet, or no
+    case table at all); any other value is refused, as it would count a film in neither group."""
+    flags = table.reindex(columns=list(FLAG_COLUMNS))
+    bad = [flag for flag in FLAG_COLUMNS if not flags[flag].dropna().isin([0, 1]).all()]
+    if bad:
+        raise ValueError(f"case table: {', '.join(bad)} not 0/1")
+    return flags.astype("Int64")
 
 
 def _check_same_grid(

@@ -17,7 +17,7 @@ import SimpleITK as sitk
 
 from neovert.io import read_image, read_tsv, write_text
 
-STAGE_VERSION = "2"
+STAGE_VERSION = "3"  # 3: the by_hard_film table
 log = logging.getLogger(__name__)
 
 

@@ -36,9 +36,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from neovert import FLAG_COLUMNS
 from neovert.io import markdown_table, write_json, write_text, write_tsv
 
-STAGE_VERSION = "2"  # 2: cohort and max_diff rows in balance.tsv, previous splits kept
+STAGE_VERSION = "3"  # 2: cohort and max_diff rows in balance.tsv, previous splits kept; 3: hard-film flags
 SETS = ("train", "val", "test")
 REQUIRED = ("case_id", "patient_id", "hospital", "ga_group", "bw_group")
 GROUPS = {"ga_group": ("GA01", "GA02", "GA03"), "bw_group": ("BW01", "BW02", "BW03")}
@@ -214,8 +215,10 @@ def split_cohort(manifest: pd.DataFrame, fractions: Mapping[str, float], seed: i
                  previous: pd.DataFrame | None = None) -> dict:
     """Write split.tsv, splits_final.json (one fold: train vs val), balance.tsv and balance.md.
 
-    `previous` is an earlier split.tsv whose patients keep their sets. Returns `balance_summary`
-    and the patients kept from `previous` and newly assigned (for provenance)."""
+    split.tsv keeps the manifest's tube and hard-film flags where it has them: evaluate reports
+    on the test set by them. `previous` is an earlier split.tsv whose patients keep their sets.
+    Returns `balance_summary` and the patients kept from `previous` and newly assigned (for
+    provenance)."""
     manifest = manifest.sort_values("case_id").reset_index(drop=True)
     kept = kept_sets(previous) if previous is not None else {}
     split = manifest.assign(set=assign_sets(manifest, fractions, seed, kept))
@@ -227,8 +230,9 @@ def split_cohort(manifest: pd.DataFrame, fractions: Mapping[str, float], seed: i
         gone = len(set(previous.case_id) - set(split.case_id))
         log.info("kept the sets of %d earlier patients, assigned %d new; %d earlier cases are no longer in the manifest",
                  patients.sum(), (~patients).sum(), gone)
-    columns = [c for c in (*REQUIRED, "family_id", "tube", "set") if c in split]
-    write_tsv(split[columns], out_dir / "split.tsv")
+    columns = [c for c in (*REQUIRED, "family_id", "tube", *FLAG_COLUMNS, "set") if c in split]
+    flags = dict.fromkeys((c for c in FLAG_COLUMNS if c in split), "Int64")  # 0/1 or empty, not 1.000000
+    write_tsv(split[columns].astype(flags), out_dir / "split.tsv")
     folds = [{s: sorted(split.case_id[split.set == s]) for s in ("train", "val")}]
     write_json(out_dir / "splits_final.json", folds)
     report = balance_report(split)

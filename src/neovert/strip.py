@@ -17,15 +17,16 @@ import numpy as np
 import pandas as pd
 import pydicom
 
+from neovert import FLAG_COLUMNS
 from neovert.io import read_tsv, write_image, write_tsv
 from neovert.parallel import pool_map
 
-STAGE_VERSION = "3"
+STAGE_VERSION = "4"  # 4: hard-film flags in the manifest
 log = logging.getLogger(__name__)
 
 MANIFEST_COLUMNS = [
-    "case_id", "hospital", "patient_id", "ga_group", "bw_group", "sex", "tube", "age_days", "view", "rows", "cols",
-    "spacing_row_mm", "spacing_col_mm", "spacing_source", "photometric", "inverted",
+    "case_id", "hospital", "patient_id", "ga_group", "bw_group", "sex", "tube", *FLAG_COLUMNS, "age_days", "view",
+    "rows", "cols", "spacing_row_mm", "spacing_col_mm", "spacing_source", "photometric", "inverted",
     "rescale_slope", "rescale_intercept",
 ]
 

@@ -5,6 +5,7 @@ import pandas as pd
 import pydicom
 import pytest
 
+from neovert import FLAG_COLUMNS
 from neovert.deid import bw_group, deid_hospital, ga_group
 from neovert.pseudonym import Pseudonymizer
 
@@ -60,6 +61,41 @@ def test_every_input_ends_converted_or_quarantined(delivery, key, tmp_path):
     assert list(cases.case_id) == [f"H05_{pseudonym}_01", f"H05_{pseudonym}_02"]
     assert set(cases.ga_group) == {"GA01"} and set(cases.bw_group) == {"BW01"}
     assert list(cases.age_days) == [14, 21]  # computed before the birth date was dropped
+
+
+def _with_sheet_columns(delivery, **columns) -> None:
+    """The delivery's clinical sheet with extra columns (one value per row: a.dcm, b.dcm, broken.dcm)."""
+    sheet = pd.read_csv(delivery / "clinical.csv", dtype=str)
+    sheet.assign(**columns).to_csv(delivery / "clinical.csv", index=False)
+
+
+def test_hard_film_flags_pass_through_and_nothing_else(delivery, key, tmp_path):
+    maps = tmp_path / "secrets" / "maps" / "H05.tsv"
+    deid_hospital(delivery, "H05", key, tmp_path / "plain", maps)
+    plain = pd.read_csv(tmp_path / "plain" / "cases.tsv", sep="\t")
+    assert plain[list(FLAG_COLUMNS)].isna().all().all()  # a real sheet: the columns are there, empty
+
+    _with_sheet_columns(delivery, hard_rotation=["1", "0", "0"], hard_lordotic=["0", "0", "0"],
+                        hard_11_ribs=[" 0", "1 ", "0"], hard_babygram=["0", "0", "0"], mother=["Kim Mi-ran"] * 3)
+    counts = deid_hospital(delivery, "H05", key, tmp_path / "out", maps)
+    assert counts == {"converted": 2, "quarantined": 2}
+    cases = pd.read_csv(tmp_path / "out" / "cases.tsv", sep="\t")
+    assert cases[list(FLAG_COLUMNS)].to_dict("list") == {  # _01 is a.dcm, the earlier exam
+        "hard_rotation": [1, 0], "hard_lordotic": [0, 0], "hard_11_ribs": [0, 1], "hard_babygram": [0, 0]}
+    assert list(cases.columns) == list(plain.columns)
+    for path in (tmp_path / "out").rglob("*"):
+        assert not path.is_file() or b"Kim Mi-ran" not in path.read_bytes(), path.name
+
+
+@pytest.mark.parametrize("value", ["2", "", "yes"])
+def test_a_flag_that_is_not_0_or_1_is_a_bad_clinical_row(delivery, key, tmp_path, value):
+    _with_sheet_columns(delivery, hard_lordotic=["0", value, "0"])
+    out = tmp_path / "out"
+    assert deid_hospital(delivery, "H05", key, out, tmp_path / "map.tsv") == {"converted": 1, "quarantined": 3}
+    quarantine = pd.read_csv(out / "quarantine.tsv", sep="\t").set_index("source_ref")
+    assert quarantine.loc[Pseudonymizer(key).reference("b.dcm")].tolist() == [
+        "bad_clinical_row", "hard_lordotic is not 0 or 1"]
+    assert pd.read_csv(out / "cases.tsv", sep="\t").hard_lordotic.tolist() == [0]
 
 
 def test_output_holds_no_phi_and_keeps_intervals(delivery, key, tmp_path):

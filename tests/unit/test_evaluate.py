@@ -10,7 +10,9 @@ import pandas as pd
 import pytest
 import SimpleITK as sitk
 
-from neovert.evaluate import hash_folder, postprocess_effect, score_folder, summarise, write_tables
+from neovert.evaluate import (
+    NO_HARD_FILM_NOTE, hash_folder, postprocess_effect, score_folder, summarise, write_tables,
+)
 from neovert.metrics import CLASSES, confidence_interval
 
 SPACING_RC = (0.14, 0.15)
@@ -95,7 +97,8 @@ def test_no_cases_gives_empty_tables(folders, tmp_path):
     assert per_image.empty and list(per_image.columns) == list(score_folder(*folders).columns)
     written = write_tables(per_image, tmp_path / "tables", PROVENANCE)
     assert read_tsv(tmp_path / "tables" / "table3.tsv").empty
-    assert len(written) == 14
+    assert len(written) == 16
+    assert read_tsv(tmp_path / "tables" / "by_hard_film.tsv").empty
 
 
 def test_score_folder_refuses_mismatches(folders):
@@ -120,7 +123,7 @@ def test_write_tables(folders, tmp_path):
     out = tmp_path / "tables"
     written = write_tables(per_image, out, PROVENANCE)
     names = {p.name for p in written}
-    for stem in ("table3", "table3_patient", "table4", "by_hospital", "by_ga_group", "by_bw_group"):
+    for stem in ("table3", "table3_patient", "table4", "by_hospital", "by_ga_group", "by_bw_group", "by_hard_film"):
         assert {f"{stem}.tsv", f"{stem}.md"} <= names
     assert {"per_image.tsv", "per_patient.tsv"} <= names
     assert all(p.parent == out and p.exists() for p in written)
@@ -163,6 +166,40 @@ def test_write_tables(folders, tmp_path):
     assert (t7_all["dsc_ge_0.50"], t7_all["dsc_ge_0.70"]) == pytest.approx((2 / 3, 1 / 3))
 
     assert "| T1 |" in (out / "table3.md").read_text(encoding="utf-8")
+
+
+def test_hard_films_flagged_against_the_rest(folders, tmp_path):
+    """H01_p1_1 perfect, H01_p1_2 T7 at DSC 2/3 with T12 missed, H02_p2_1 all missed; the 11-rib
+    flag is unknown for H02_p2_1 (its sheet lacks it), no film is lordotic, babygram is absent."""
+    cases = CASES.assign(hard_rotation=[1, 0, 0], hard_lordotic=[0, 0, 0], hard_11_ribs=[0, 1, math.nan])
+    out = tmp_path / "tables"
+    assert out / "by_hard_film.md" in write_tables(score_folder(*folders, cases=cases), out, PROVENANCE)
+    table = read_tsv(out / "by_hard_film.tsv").set_index(["flag", "films", "class"])
+    assert sorted(set(table.index.droplevel("class"))) == [
+        ("hard_11_ribs", "flagged"), ("hard_11_ribs", "rest"), ("hard_rotation", "flagged"), ("hard_rotation", "rest")]
+    counts = table[["n_images", "n_patients", "n_missed"]]
+    assert counts.loc[("hard_rotation", "flagged", "T12")].tolist() == [1, 1, 0]
+    assert counts.loc[("hard_rotation", "rest", "T12")].tolist() == [2, 2, 2]
+    assert counts.loc[("hard_11_ribs", "flagged", "T12")].tolist() == [1, 1, 1]
+    assert counts.loc[("hard_11_ribs", "rest", "T12")].tolist() == [1, 1, 0]  # H02_p2_1 in neither
+    dsc = table["dsc_mean"]
+    assert dsc[("hard_rotation", "flagged", "T7")] == 1
+    assert dsc[("hard_rotation", "rest", "T7")] == pytest.approx((2 / 3 + 0) / 2, abs=1e-6)
+    assert dsc[("hard_11_ribs", "flagged", "T7")] == pytest.approx(2 / 3, abs=1e-6)
+    assert dsc[("hard_11_ribs", "rest", "T7")] == 1
+    assert "flagged = images with the flag 1" in (out / "by_hard_film.md").read_text(encoding="utf-8")
+    per_image = read_tsv(out / "per_image.tsv").drop_duplicates("case_id").set_index("case_id")
+    assert per_image["hard_11_ribs"].tolist()[:2] == [0, 1] and math.isnan(per_image.loc["H02_p2_1", "hard_11_ribs"])
+    assert per_image["hard_babygram"].isna().all()
+
+
+def test_no_hard_film_flags_gives_an_empty_table_that_says_so(folders, tmp_path):
+    out = tmp_path / "tables"
+    write_tables(score_folder(*folders, cases=CASES), out, PROVENANCE)  # a real cohort: no flags at all
+    assert read_tsv(out / "by_hard_film.tsv").empty
+    assert f"# note: {NO_HARD_FILM_NOTE}\n" in (out / "by_hard_film.tsv").read_text(encoding="utf-8")
+    with pytest.raises(ValueError, match="hard_rotation not 0/1"):
+        score_folder(*folders, cases=CASES.assign(hard_rotation=[0, 2, 1]))
 
 
 def test_penalised_tables_count_a_miss_as_the_image_diagonal(folders, tmp_path):

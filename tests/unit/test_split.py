@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from neovert import FLAG_COLUMNS
 from neovert.cli import main
 from neovert.split import SETS, assign_sets, balance_report, labelled, load_manifests, split_cohort
 from neovert.synth.cohort import split_manifest
@@ -168,6 +169,26 @@ def test_outputs_feed_nnunet_and_rerun_identically(tmp_path):
     assert list(split.columns) == ["case_id", "patient_id", "hospital", "ga_group", "bw_group", "tube", "set"]
     markdown = (tmp_path / "a" / "balance.md").read_text()
     assert "## val" in markdown and "## Largest difference between sets" in markdown
+
+
+def test_split_keeps_the_hard_film_flags_as_read(tmp_path):
+    """Manifests of a demo hospital (flags) and a real one (columns empty) read back together:
+    the flags stay 0/1 and empty, never 1.000000, and do not change the assignment."""
+    cases = manifest(60)
+    demo = cases.hospital < "H06"
+    flagged = cases.assign(**{flag: np.where(demo, (np.arange(len(cases)) + i) % 3 == 0, np.nan)
+                              for i, flag in enumerate(FLAG_COLUMNS)})
+    fractions = {"train": 0.6, "val": 0.2, "test": 0.2}
+    split_cohort(load_manifests([_tsv(flagged, tmp_path / "manifest.tsv")]), fractions, 102, tmp_path / "a")
+    split_cohort(cases, fractions, 102, tmp_path / "b")
+    split = pd.read_csv(tmp_path / "a" / "split.tsv", sep="\t", dtype=str, keep_default_na=False)
+    assert list(split.columns) == ["case_id", "patient_id", "hospital", "ga_group", "bw_group", "tube",
+                                   *FLAG_COLUMNS, "set"]
+    demo = split.hospital < "H06"
+    for flag in FLAG_COLUMNS:
+        assert set(split[flag][demo]) == {"0", "1"} and set(split[flag][~demo]) == {""}
+    plain = pd.read_csv(tmp_path / "b" / "split.tsv", sep="\t", dtype=str)
+    assert split.set.tolist() == plain.set.tolist()
 
 
 def _tsv(frame: pd.DataFrame, path):

@@ -5,9 +5,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from neovert import FLAG_COLUMNS
 from neovert.deid import deid_hospital
 from neovert.io import read_image
-from neovert.strip import NoSpacing, presentation_pixels, spacing_of, strip_hospital
+from neovert.strip import MANIFEST_COLUMNS, NoSpacing, presentation_pixels, spacing_of, strip_hospital
 
 from ..conftest import korean_cr
 
@@ -33,15 +34,17 @@ def test_spacing_source_is_recorded_and_never_silently_one():
         spacing_of(dataset)
 
 
-def _strip_one(tmp_path, key, dataset) -> dict:
-    """deid + strip of a one-file delivery; returns strip's counts."""
+def _strip_one(tmp_path, key, dataset, **sheet_columns: str) -> dict:
+    """deid + strip of a one-file delivery (`sheet_columns` added to its clinical sheet); returns
+    strip's counts."""
     delivery = tmp_path / "H05"
     (delivery / "dicom").mkdir(parents=True)
     (delivery / "annotations").mkdir()
     dataset.save_as(delivery / "dicom" / "a.dcm")
     (delivery / "annotations" / "a.json").write_text('{"shapes": []}')
     pd.DataFrame({"patient_key": ["2008-3"], "image_file": ["a.dcm"], "ga_weeks": ["30"],
-                  "bw_grams": ["1200"], "sex": ["M"], "tube": ["0"]}).to_csv(delivery / "clinical.csv", index=False)
+                  "bw_grams": ["1200"], "sex": ["M"], "tube": ["0"]}).assign(**sheet_columns).to_csv(
+        delivery / "clinical.csv", index=False)
     deid_hospital(delivery, "H05", key, tmp_path / "deid", tmp_path / "map.tsv")
     return strip_hospital(tmp_path / "deid", tmp_path / "strip")
 
@@ -73,3 +76,14 @@ def test_nifti_holds_pixels_and_spacing_only(tmp_path, key):
     assert np.array_equal(pixels, presentation_pixels(korean_cr())[0])
     manifest = pd.read_csv(tmp_path / "strip" / "manifest.tsv", sep="\t")
     assert manifest.spacing_source.tolist() == ["ImagerPixelSpacing"] and manifest.inverted.tolist() == [1]
+
+
+def test_manifest_carries_the_hard_film_flags_or_leaves_them_empty(tmp_path, key):
+    _strip_one(tmp_path / "real", key, korean_cr())
+    real = pd.read_csv(tmp_path / "real" / "strip" / "manifest.tsv", sep="\t")
+    assert real[list(FLAG_COLUMNS)].isna().all().all()
+    _strip_one(tmp_path / "demo", key, korean_cr(), hard_rotation="1", hard_lordotic="0", hard_11_ribs="1",
+               hard_babygram="0")
+    demo = pd.read_csv(tmp_path / "demo" / "strip" / "manifest.tsv", sep="\t")
+    assert demo[list(FLAG_COLUMNS)].iloc[0].tolist() == [1, 0, 1, 0]
+    assert list(demo.columns) == list(real.columns) == MANIFEST_COLUMNS

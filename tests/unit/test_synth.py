@@ -20,6 +20,7 @@ import pydicom
 import pytest
 from scipy import ndimage
 
+from neovert import FLAG_COLUMNS
 from neovert.cli import main
 from neovert.deid import CLINICAL_COLUMNS
 from neovert.deid.clinical import read_clinical
@@ -162,7 +163,7 @@ def test_clinical_csv_matches_dicom(cohort: Path) -> None:
     for hospital in HOSPITALS:
         with (cohort / hospital / "clinical.csv").open(newline="") as handle:
             reader = csv.DictReader(handle)
-            assert tuple(reader.fieldnames or ()) == CLINICAL_COLUMNS + hard_cases.COLUMNS
+            assert tuple(reader.fieldnames or ()) == CLINICAL_COLUMNS + FLAG_COLUMNS
             rows = list(reader)
         assert len(rows) == len(list((cohort / hospital / "dicom").glob("*.dcm")))
         assert len(read_clinical(cohort / hospital / "clinical.csv")) == len(rows)  # deid reads it as is
@@ -173,7 +174,7 @@ def test_clinical_csv_matches_dicom(cohort: Path) -> None:
             assert row["tube"] in {"0", "1"}
             assert len(row["ga_weeks"].split(".")[1]) == 1 and 23.0 <= float(row["ga_weeks"]) <= 41.9
             assert 450 <= int(row["bw_grams"]) <= 4200
-            assert all(row[column] in {"0", "1"} for column in hard_cases.COLUMNS)
+            assert all(row[column] in {"0", "1"} for column in FLAG_COLUMNS)
 
 
 def test_written_labels_and_flags_come_from_the_layout(cohort: Path) -> None:
@@ -186,7 +187,7 @@ def test_written_labels_and_flags_come_from_the_layout(cohort: Path) -> None:
         assert (folder / "annotations" / f"{plan.stem}.json").read_bytes() == labels.encode(document)
         with (folder / "clinical.csv").open(newline="") as handle:
             (row,) = [r for r in csv.DictReader(handle) if r["image_file"] == f"{plan.stem}.dcm"]
-        assert {c: int(row[c]) for c in hard_cases.COLUMNS} == hard_cases.flags(scene, frame)
+        assert {c: int(row[c]) for c in FLAG_COLUMNS} == hard_cases.flags(scene, frame)
 
 
 def test_mean_position_baseline_fails() -> None:
@@ -208,7 +209,7 @@ def test_hard_slices_are_a_minority_and_drawn() -> None:
         counts.update(column for column, on in hard_cases.flags(scene, frame).items() if on)
         arcs = sum(isinstance(p, Arc) for p in scene.primitives)
         assert 2 * scene.rib_pairs + 2 <= arcs <= 2 * scene.rib_pairs + 2 + 2 * scene.cervical_rib
-    for column in hard_cases.COLUMNS:
+    for column in FLAG_COLUMNS:
         assert 0.01 * len(plans) <= counts[column] <= 0.25 * len(plans), (column, counts)
 
 

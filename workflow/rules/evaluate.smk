@@ -34,6 +34,7 @@ rule evaluate_tables:
         table3="results/evaluate/table3.tsv",
         table4="results/evaluate/table4.tsv",
         by_hospital="results/evaluate/by_hospital.tsv",
+        by_hard_film="results/evaluate/by_hard_film.tsv",
         postprocess_effect="results/evaluate/postprocess_effect.tsv",
     params:
         config_hash=config_hash(),

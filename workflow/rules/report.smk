@@ -6,6 +6,7 @@ rule report_html:
         table3="results/evaluate/table3.tsv",
         table4="results/evaluate/table4.tsv",
         by_hospital="results/evaluate/by_hospital.tsv",
+        by_hard_film="results/evaluate/by_hard_film.tsv",
         postprocess_effect="results/evaluate/postprocess_effect.tsv",
         per_image="results/evaluate/per_image.tsv",
         predictions=per_hospital("results/postprocess/{hospital}"),

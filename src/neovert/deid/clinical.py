@@ -2,7 +2,9 @@
 
 GA and birth weight come from the hospital's clinical sheet and leave the stage only as the
 paper's groups. Postnatal age is computed from the header before the birth date is removed (no
-Annex E option keeps a birth date) and cross-checked with Patient's Age.
+Annex E option keeps a birth date) and cross-checked with Patient's Age. The optional hard-film
+flags (`neovert.FLAG_COLUMNS`) describe the film, not the infant, and pass through as 0/1; every
+other column of the sheet is dropped on reading.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from pathlib import Path
 
 import pandas as pd
 from pydicom.dataset import Dataset
+
+from neovert import FLAG_COLUMNS
 
 # image_file: path of the DICOM file relative to the delivery's DICOM folder
 CLINICAL_COLUMNS = ("patient_key", "image_file", "ga_weeks", "bw_grams", "sex", "tube")
@@ -30,7 +34,8 @@ def bw_group(grams: float) -> str:
 
 
 def read_clinical(path: Path) -> dict[str, dict]:
-    """Rows of the clinical sheet by image_file; a malformed sheet stops the stage (message
+    """Rows of the clinical sheet by image_file, holding only CLINICAL_COLUMNS and the flag
+    columns the sheet has (nothing else can leak on); a malformed sheet stops the stage (message
     names the file and the problem, never a value)."""
     sheet = pd.read_csv(path, dtype=str, keep_default_na=False)
     missing = [c for c in CLINICAL_COLUMNS if c not in sheet.columns]
@@ -38,7 +43,21 @@ def read_clinical(path: Path) -> dict[str, dict]:
         raise ValueError(f"{path}: clinical sheet lacks columns {missing}")
     if sheet.image_file.duplicated().any():
         raise ValueError(f"{path}: {int(sheet.image_file.duplicated().sum())} image_file values listed twice")
-    return {row["image_file"]: row for row in sheet.to_dict("records")}
+    kept = [*CLINICAL_COLUMNS, *(c for c in FLAG_COLUMNS if c in sheet.columns)]
+    return {row["image_file"]: row for row in sheet[kept].to_dict("records")}
+
+
+def hard_flags(row: dict) -> dict[str, int | None]:
+    """The row's hard-film flags: 0/1 where the sheet has the column, None where it has not (a
+    real hospital's sheet). Anything else, blank included, raises ValueError naming the column:
+    a flag that cannot be read must not count the film as easy."""
+    flags: dict[str, int | None] = {}
+    for column in FLAG_COLUMNS:
+        value = row.get(column)
+        if value is not None and value.strip() not in ("0", "1"):
+            raise ValueError(f"{column} is not 0 or 1")
+        flags[column] = None if value is None else int(value)
+    return flags
 
 
 def _parse(date: str, time: str = "") -> tuple[dt.datetime, bool] | None:

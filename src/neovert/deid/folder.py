@@ -26,8 +26,8 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
 from pydicom.uid import ExplicitVRLittleEndian
 
-from neovert import annex_e, burned_in
-from neovert.deid.clinical import age_at_exam, bw_group, ga_group, read_clinical
+from neovert import FLAG_COLUMNS, annex_e, burned_in
+from neovert.deid.clinical import age_at_exam, bw_group, ga_group, hard_flags, read_clinical
 from neovert.deid.header import Context, clean_header
 from neovert.deid.source import Quarantine, read_radiograph, stored_pixels
 from neovert.io import atomic_path, write_json, write_text, write_tsv
@@ -35,12 +35,12 @@ from neovert.parallel import pool_map
 from neovert.pseudonym import Pseudonymizer
 from neovert.rasterize.formats import AnnotationError, open_annotations
 
-STAGE_VERSION = "3"
+STAGE_VERSION = "4"  # 4: hard-film flags in cases.tsv
 log = logging.getLogger(__name__)
 
 METHOD_CODES = {"113100": "Basic Application Confidentiality Profile", "113101": "Clean Pixel Data Option",
                 **{code: name for code, name in annex_e.OPTIONS.items()}}
-CASE_COLUMNS = ["case_id", "hospital", "patient_id", "ga_group", "bw_group", "sex", "tube",
+CASE_COLUMNS = ["case_id", "hospital", "patient_id", "ga_group", "bw_group", "sex", "tube", *FLAG_COLUMNS,
                 "age_days", "age_hours", "age_check", "view", "body_part"]
 MAP_COLUMNS = ["source_ref", "image_file", "input_sha256", "patient_key", "case_id", "date_shift_days", "state"]
 _job: dict = {}  # per-process settings, set once by _start (worker processes inherit nothing else)
@@ -112,6 +112,10 @@ def _convert(data: bytes, image_file: str, source_ref: str) -> dict:
         ga, bw, tube = float(row["ga_weeks"]), float(row["bw_grams"]), int(row["tube"])
     except ValueError:
         raise Quarantine("bad_clinical_row") from None
+    try:
+        flags = hard_flags(row)
+    except ValueError as error:  # names the column, never the value
+        raise Quarantine("bad_clinical_row", str(error)) from None
     shapes = _annotation(image_file)
     pixels = stored_pixels(source)
     scrub = burned_in.scrub(pixels, burned_in.deny_tokens(source), source.PhotometricInterpretation == "MONOCHROME1")
@@ -128,7 +132,7 @@ def _convert(data: bytes, image_file: str, source_ref: str) -> dict:
         "order": (str(source.get("StudyDate", "")), str(source.get("StudyTime", "")),
                   str(source.get("AcquisitionTime", "")), dataset.SOPInstanceUID),
         "case": {"ga_group": ga_group(ga), "bw_group": bw_group(bw), "sex": row["sex"].strip().upper()
-                 or str(source.get("PatientSex", "")), "tube": tube, **age_at_exam(source),
+                 or str(source.get("PatientSex", "")), "tube": tube, **flags, **age_at_exam(source),
                  "view": str(source.get("ViewPosition", "")), "body_part": str(source.get("BodyPartExamined", ""))},
         "actions": dict(sorted(actions.items())),
         "pixels": {"ocr_words": scrub.words, "ocr_masked": scrub.masked, "markers_kept": scrub.kept_markers},
@@ -209,8 +213,8 @@ def _write_tables(records: list[dict], out_dir: Path, map_file: Path, hospital: 
     quarantined = sorted((r for r in records if r["state"] == "quarantined"), key=lambda r: r["source_ref"])
     cases = [{"case_id": r["case_id"], "hospital": hospital, "patient_id": r["patient_id"], **r["case"]}
              for r in converted]
-    write_tsv(pd.DataFrame(cases, columns=CASE_COLUMNS).astype({"age_days": "Int64", "age_hours": "Int64"}),
-              out_dir / "cases.tsv")
+    integers = dict.fromkeys(["age_days", "age_hours", *FLAG_COLUMNS], "Int64")  # None -> empty, never 1.0
+    write_tsv(pd.DataFrame(cases, columns=CASE_COLUMNS).astype(integers), out_dir / "cases.tsv")
     write_tsv(pd.DataFrame(quarantined, columns=["source_ref", "reason", "detail"]), out_dir / "quarantine.tsv")
     write_text(out_dir / "audit.jsonl", "".join(json.dumps(_audit(r), sort_keys=True) + "\n"
                                                 for r in converted + quarantined))

@@ -34,7 +34,7 @@ REASONS = {
     "no_patient_id": "Patient ID is empty",
     "missing_clinical_row": "the clinical sheet has no row for this file",
     "clinical_mismatch": "Patient ID differs from the clinical sheet's patient key",
-    "bad_clinical_row": "ga_weeks, bw_grams or tube is not a number",
+    "bad_clinical_row": "ga_weeks, bw_grams or tube is not a number, or a hard-film flag is not 0/1",
     "duplicate_sop_instance": "another file has the same SOP Instance UID",
     "unreadable_annotation": "the annotation file cannot be parsed",
     "conversion_error": "an unexpected error while de-identifying (exception type in detail)",

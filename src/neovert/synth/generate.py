@@ -22,6 +22,7 @@ import multiprocessing
 import re
 from pathlib import Path
 
+from neovert import FLAG_COLUMNS
 from neovert.deid import CLINICAL_COLUMNS
 from neovert.io import atomic_path
 from neovert.synth import (
@@ -141,15 +142,15 @@ def _staff(seed: int, hospital_index: int) -> identity.Staff:
 
 def _clinical_csv(seed: int, plans: list[ImagePlan], hard: list[dict[str, int]]) -> bytes:
     """The hospital's sheet (the columns deid reads) plus the hard-slice flags, which deid
-    ignores: they describe the synthetic film, not the infant."""
+    carries through to the results: they describe the synthetic film, not the infant."""
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
-    writer.writerow(CLINICAL_COLUMNS + hard_cases.COLUMNS)
+    writer.writerow(CLINICAL_COLUMNS + FLAG_COLUMNS)
     for plan, flags in zip(plans, hard, strict=True):
         key = identity.patient(seed, plan.hospital_index, plan.patient_index).key
         writer.writerow(
             [key, f"{plan.stem}.dcm", f"{plan.ga_weeks:.1f}", plan.bw_grams, plan.sex, int(plan.tube),
-             *(flags[column] for column in hard_cases.COLUMNS)]
+             *(flags[column] for column in FLAG_COLUMNS)]
         )
     return text.getvalue().encode()
 

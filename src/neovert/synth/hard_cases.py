@@ -16,13 +16,12 @@ import numpy as np
 from neovert.synth.anatomy import LORDOTIC_DEG, Scene
 from neovert.synth.primitives import Frame
 
-COLUMNS = ("hard_rotation", "hard_lordotic", "hard_11_ribs", "hard_babygram")
 ROTATION_DEG = 10.0
 PELVIS_MM = 5.0  # field edge at least this far below L5's inferior endplate: the pelvis is in view
 
 
 def flags(scene: Scene, frame: Frame) -> dict[str, int]:
-    """0/1 per hard-slice column for one image."""
+    """0/1 per hard-slice column (neovert.FLAG_COLUMNS, in that order) for one image."""
     l5 = scene.vertebrae["L5"]
     below_l5 = frame.to_pixels(np.array([[l5.cx, l5.cy + l5.b + PELVIS_MM]]))[0]
     return {
