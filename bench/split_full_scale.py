@@ -19,7 +19,6 @@ Exits 1 when a check fails.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import sys
@@ -29,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from cohort_args import cohort_args
 
 from neovert.split import SETS, load_manifests, split_cohort
 from neovert.synth.cohort import split_manifest
@@ -64,10 +64,7 @@ def earlier_delivery(manifest: pd.DataFrame, seed: int) -> tuple[pd.DataFrame, s
 
 
 def main() -> None:
-    options = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    options.add_argument("--scale", type=float, default=1.0)
-    options.add_argument("--seed", type=int, default=102)
-    args = options.parse_args()
+    args = cohort_args(__doc__)
 
     started = time.perf_counter()
     manifest = split_manifest(args.scale, args.seed)

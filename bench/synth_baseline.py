@@ -14,14 +14,14 @@ Writes benchmarks/synth_baseline.json and prints it. Exits 1 if any DSC reaches 
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
 from pathlib import Path
 
+from cohort_args import cohort_args
 from neovert.synth.baseline import mean_position_dsc, planned_cases
-from neovert.synth.cohort import TABLE1, image_count, plan_hospital
+from neovert.synth.cohort import plan_cohort
 from neovert.synth.generate import GENERATOR_VERSION
 
 REPO = Path(__file__).resolve().parents[1]
@@ -29,14 +29,10 @@ LIMIT = 0.2
 
 
 def main() -> None:
-    options = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    options.add_argument("--scale", type=float, default=1.0)
-    options.add_argument("--seed", type=int, default=102)
-    args = options.parse_args()
+    args = cohort_args(__doc__)
 
     started = time.perf_counter()
-    plans = [plan for index, row in enumerate(TABLE1, start=1)
-             for plan in plan_hospital(index, image_count(row, args.scale, None), args.seed)]
+    plans = plan_cohort(args.scale, args.seed)
     scores = mean_position_dsc(planned_cases(args.seed, plans))
     result = {
         "generator_version": GENERATOR_VERSION,

@@ -26,7 +26,7 @@ from neovert.deid import CLINICAL_COLUMNS
 from neovert.deid.clinical import read_clinical
 from neovert.synth import dicom, generate_cohort, hard_cases, labels, profiles
 from neovert.synth.baseline import mean_position_dsc, planned_cases
-from neovert.synth.cohort import TABLE1, allocate, image_count, largest_remainder, plan_hospital
+from neovert.synth.cohort import TABLE1, allocate, image_count, largest_remainder, plan_cohort, plan_hospital
 from neovert.synth.contact_sheet import COLOURS, contact_sheet
 from neovert.synth.generate import layout
 from neovert.synth.primitives import Arc, Tube
@@ -45,8 +45,7 @@ def cohort(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _plans(scale: float, seed: int = 102) -> list:
     """The image plans `generate_cohort` draws at this scale (all hospitals, file order)."""
-    return [plan for index, row in enumerate(TABLE1, start=1)
-            for plan in plan_hospital(index, image_count(row, scale, None), seed)]
+    return plan_cohort(scale, seed)
 
 
 def _images(root: Path) -> list[Path]:

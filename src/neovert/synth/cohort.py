@@ -199,6 +199,12 @@ def _days_of_life(rng: np.random.Generator, images: int) -> list[int]:
     return [int(d) for d in days]
 
 
+def plan_cohort(scale: float, seed: int, per_hospital: int | None = None) -> list[ImagePlan]:
+    """Every image `generate_cohort` draws at this scale, hospital by hospital, in file order."""
+    return [plan for index, row in enumerate(TABLE1, start=1)
+            for plan in plan_hospital(index, image_count(row, scale, per_hospital), seed)]
+
+
 def split_manifest(scale: float, seed: int, per_hospital: int | None = None) -> pd.DataFrame:
     """The split stage's input columns for the planned cohort, without drawing a pixel.
 
@@ -206,9 +212,8 @@ def split_manifest(scale: float, seed: int, per_hospital: int | None = None) -> 
     on exactly the cohort `generate_cohort` would write; ids are stand-ins for deid's pseudonyms.
     """
     rows = []
-    for index, row in enumerate(TABLE1, start=1):
-        for plan in plan_hospital(index, image_count(row, scale, per_hospital), seed):
-            patient = f"{plan.hospital}p{plan.patient_index:05d}"
-            rows.append((f"{patient}_{plan.image_index + 1:02d}", patient, plan.hospital,
-                         f"GA0{plan.ga_group + 1}", f"BW0{plan.bw_group + 1}", int(plan.tube)))
+    for plan in plan_cohort(scale, seed, per_hospital):
+        patient = f"{plan.hospital}p{plan.patient_index:05d}"
+        rows.append((f"{patient}_{plan.image_index + 1:02d}", patient, plan.hospital,
+                     f"GA0{plan.ga_group + 1}", f"BW0{plan.bw_group + 1}", int(plan.tube)))
     return pd.DataFrame(rows, columns=["case_id", "patient_id", "hospital", "ga_group", "bw_group", "tube"])

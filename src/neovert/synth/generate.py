@@ -16,6 +16,7 @@ import contextlib
 import csv
 import functools
 import io
+import itertools
 import json
 import logging
 import multiprocessing
@@ -28,7 +29,7 @@ from neovert.io import atomic_path
 from neovert.synth import (
     anatomy, devices, dicom, framing, hard_cases, identity, imaging, labels, profiles, render, seeds,
 )
-from neovert.synth.cohort import TABLE1, ImagePlan, image_count, plan_hospital
+from neovert.synth.cohort import ImagePlan, plan_cohort
 from neovert.synth.primitives import Frame
 
 log = logging.getLogger(__name__)
@@ -51,15 +52,12 @@ def generate_cohort(
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
     out = Path(out)
-    plans = {
-        row.hospital: plan_hospital(index, image_count(row, scale, per_hospital), seed)
-        for index, row in enumerate(TABLE1, start=1)
-    }
+    todo = plan_cohort(scale, seed, per_hospital)
+    plans = {hospital: list(group) for hospital, group in itertools.groupby(todo, key=lambda plan: plan.hospital)}
     for hospital, hospital_plans in plans.items():
         patients = len({p.patient_index for p in hospital_plans})
         log.info("%s: %d images of %d patients planned", hospital, len(hospital_plans), patients)
 
-    todo = [plan for hospital_plans in plans.values() for plan in hospital_plans]
     done: collections.Counter[str] = collections.Counter()
     draw = functools.partial(write_image, out, seed)
     flags_of: dict[tuple[str, str], dict[str, int]] = {}
