@@ -53,7 +53,8 @@ def write_tsv(frame: pd.DataFrame, path: Path, float_format: str = "%.6f", na_re
 
 
 def read_tsv(path: Path) -> pd.DataFrame:
-    return pd.read_csv(path, sep="\t", comment="#", dtype={"case_id": str, "patient_id": str})
+    """A table `write_tsv` wrote, `#` header lines skipped, ids read as text (never as numbers)."""
+    return pd.read_csv(path, sep="\t", comment="#", dtype={"case_id": str, "patient_id": str, "family_id": str})
 
 
 def write_image(path: Path, array: np.ndarray, spacing_rc: tuple[float, float]) -> None:

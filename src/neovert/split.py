@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from neovert import FLAG_COLUMNS
-from neovert.io import markdown_table, write_json, write_text, write_tsv
+from neovert.io import markdown_table, read_tsv, write_json, write_text, write_tsv
 
 STAGE_VERSION = "3"  # 2: cohort and max_diff rows in balance.tsv, previous splits kept; 3: hard-film flags
 SETS = ("train", "val", "test")
@@ -254,7 +254,5 @@ def labelled(manifest: pd.DataFrame, qc: pd.DataFrame) -> pd.DataFrame:
 
 
 def load_manifests(paths: list[Path]) -> pd.DataFrame:
-    """Concatenated manifests (or an earlier split.tsv, or rasterize's qc.tsv tables), ids read as
-    text, `#` header lines skipped."""
-    ids = {"case_id": str, "patient_id": str, "family_id": str}
-    return pd.concat([pd.read_csv(p, sep="\t", dtype=ids, comment="#") for p in paths], ignore_index=True)
+    """Concatenated manifests (or an earlier split.tsv, or rasterize's qc.tsv tables)."""
+    return pd.concat([read_tsv(p) for p in paths], ignore_index=True)
