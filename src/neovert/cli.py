@@ -45,7 +45,8 @@ def _deid(args: argparse.Namespace) -> None:
 def _strip(args: argparse.Namespace) -> None:
     from neovert.strip import strip_hospital
 
-    strip_hospital(args.input, args.out, workers=args.threads, compress=not args.uncompressed)
+    strip_hospital(args.input, args.out, workers=args.threads, compress=not args.uncompressed,
+                   declared_spacing_mm=args.declared_spacing)
 
 
 def _split(args: argparse.Namespace) -> None:
@@ -112,6 +113,9 @@ def parser() -> argparse.ArgumentParser:
     strip.add_argument("--out", type=Path, required=True)
     strip.add_argument("--threads", type=int, default=1)
     strip.add_argument("--uncompressed", action="store_true", help="write .nii instead of .nii.gz")
+    strip.add_argument("--declared-spacing", type=float, metavar="MM",
+                       help="the site's pixel pitch in mm, used only for files that carry no spacing "
+                            "(recorded as site_declared); without it such files are quarantined")
     strip.set_defaults(run=_strip)
 
     split = commands.add_parser("split", help="patient-level stratified split of a manifest TSV")

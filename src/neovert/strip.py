@@ -4,7 +4,8 @@ The NIfTI is built from the bare pixel array (never from SimpleITK's DICOM reade
 every tag into the output header). Presentation is normalised so that bone is bright in every
 file: MONOCHROME1 is inverted on its stored range, then Rescale Slope/Intercept applied. The
 manifest records what was applied and where the spacing came from; a file without usable
-spacing is quarantined, never given a silent 1.0.
+spacing is quarantined, never given a silent 1.0, unless its site declared its detector pitch
+(old CR readers write no spacing at all): then that declared value is used and recorded as such.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from neovert import FLAG_COLUMNS
 from neovert.io import read_tsv, write_image, write_tsv
 from neovert.parallel import pool_map
 
-STAGE_VERSION = "4"  # 4: hard-film flags in the manifest
+STAGE_VERSION = "5"  # 5: site-declared spacing for files that carry none
 log = logging.getLogger(__name__)
 
 MANIFEST_COLUMNS = [
@@ -35,11 +36,13 @@ class NoSpacing(ValueError):
     """Neither Pixel Spacing nor Imager Pixel Spacing holds two positive numbers."""
 
 
-def spacing_of(dataset: pydicom.Dataset) -> tuple[tuple[float, float], str]:
+def spacing_of(dataset: pydicom.Dataset, declared_mm: float | None = None) -> tuple[tuple[float, float], str]:
     """(row, col) spacing in mm and its source.
 
     Pixel Spacing (calibrated, in the patient plane) wins; otherwise Imager Pixel Spacing
-    (detector plane) divided by the Estimated Radiographic Magnification Factor when present.
+    (detector plane) divided by the Estimated Radiographic Magnification Factor when present;
+    otherwise the pitch the site declared for its reader (`declared_mm`, from the configuration:
+    a fact about the equipment that the data engineer vouches for, never a default).
     """
     for keyword in ("PixelSpacing", "ImagerPixelSpacing"):
         values = [float(v) for v in dataset.get(keyword) or []]
@@ -50,7 +53,9 @@ def spacing_of(dataset: pydicom.Dataset) -> tuple[tuple[float, float], str]:
             if factor > 0:
                 return (values[0] / factor, values[1] / factor), "ImagerPixelSpacing/ERMF"
             return (values[0], values[1]), keyword
-    raise NoSpacing("no usable PixelSpacing or ImagerPixelSpacing")
+    if declared_mm is not None:
+        return (declared_mm, declared_mm), "site_declared"
+    raise NoSpacing("no usable PixelSpacing or ImagerPixelSpacing, and no spacing declared for the site")
 
 
 def presentation_pixels(dataset: pydicom.Dataset) -> tuple[np.ndarray, dict]:
@@ -85,15 +90,19 @@ def _exact_type(values: np.ndarray, whole: bool) -> type:
     return np.float32
 
 
-def strip_hospital(deid_dir: Path, out_dir: Path, workers: int = 1, compress: bool = True) -> dict[str, int]:
+def strip_hospital(deid_dir: Path, out_dir: Path, workers: int = 1, compress: bool = True,
+                   declared_spacing_mm: float | None = None) -> dict[str, int]:
     """Convert every case in deid_dir/cases.tsv to out_dir/images/<case>.nii.gz + manifest.tsv
-    (`.nii` without `compress`: four times faster to write, for sites that compress in transit)."""
+    (`.nii` without `compress`: four times faster to write, for sites that compress in transit).
+    `declared_spacing_mm` is used only for files that carry no spacing (`spacing_of`)."""
+    if declared_spacing_mm is not None and not (0 < declared_spacing_mm < 10):
+        raise ValueError(f"declared spacing must be a pixel pitch in mm (0-10), got {declared_spacing_mm}")
     deid_dir, out_dir = Path(deid_dir), Path(out_dir)
     cases = read_tsv(deid_dir / "cases.tsv").to_dict("records")
     shutil.rmtree(out_dir / "images", ignore_errors=True)  # no image of a case that is gone now
     suffix = ".nii.gz" if compress else ".nii"
-    tasks = [(case, deid_dir / "dicom" / f"{case['case_id']}.dcm", out_dir / "images" / f"{case['case_id']}{suffix}")
-             for case in cases]
+    tasks = [(case, deid_dir / "dicom" / f"{case['case_id']}.dcm", out_dir / "images" / f"{case['case_id']}{suffix}",
+              declared_spacing_mm) for case in cases]
     results = list(pool_map(_strip_case, tasks, workers))
     rows = [r for r in results if "reason" not in r]
     quarantine = [r for r in results if "reason" in r]
@@ -104,12 +113,12 @@ def strip_hospital(deid_dir: Path, out_dir: Path, workers: int = 1, compress: bo
     return {"converted": len(rows), "quarantined": len(quarantine)}
 
 
-def _strip_case(task: tuple[dict, Path, Path]) -> dict:
+def _strip_case(task: tuple[dict, Path, Path, float | None]) -> dict:
     """One case: its manifest row, or a quarantine row (one bad file must not stop the hospital)."""
-    case, source, target = task
+    case, source, target, declared_mm = task
     try:
         dataset = pydicom.dcmread(source)
-        spacing, spacing_source = spacing_of(dataset)
+        spacing, spacing_source = spacing_of(dataset, declared_mm)
         pixels, applied = presentation_pixels(dataset)
     except Exception as error:
         reason = "no_usable_spacing" if isinstance(error, NoSpacing) else "unconvertible"

@@ -34,7 +34,7 @@ def test_spacing_source_is_recorded_and_never_silently_one():
         spacing_of(dataset)
 
 
-def _strip_one(tmp_path, key, dataset, **sheet_columns: str) -> dict:
+def _strip_one(tmp_path, key, dataset, declared_spacing_mm=None, **sheet_columns: str) -> dict:
     """deid + strip of a one-file delivery (`sheet_columns` added to its clinical sheet); returns
     strip's counts."""
     delivery = tmp_path / "H05"
@@ -46,7 +46,24 @@ def _strip_one(tmp_path, key, dataset, **sheet_columns: str) -> dict:
                   "bw_grams": ["1200"], "sex": ["M"], "tube": ["0"]}).assign(**sheet_columns).to_csv(
         delivery / "clinical.csv", index=False)
     deid_hospital(delivery, "H05", key, tmp_path / "deid", tmp_path / "map.tsv")
-    return strip_hospital(tmp_path / "deid", tmp_path / "strip")
+    return strip_hospital(tmp_path / "deid", tmp_path / "strip", declared_spacing_mm=declared_spacing_mm)
+
+
+def test_file_without_spacing_uses_the_sites_declared_pitch_or_is_quarantined(tmp_path, key):
+    dataset = korean_cr()
+    del dataset.ImagerPixelSpacing  # an old CR reader: no spacing attribute at all
+    assert _strip_one(tmp_path / "undeclared", key, dataset) == {"converted": 0, "quarantined": 1}
+    quarantine = pd.read_csv(tmp_path / "undeclared" / "strip" / "quarantine.tsv", sep="\t")
+    assert quarantine.reason.tolist() == ["no_usable_spacing"]
+    assert _strip_one(tmp_path / "declared", key, dataset, declared_spacing_mm=0.175)["converted"] == 1
+    manifest = pd.read_csv(tmp_path / "declared" / "strip" / "manifest.tsv", sep="\t")
+    assert manifest.spacing_source.tolist() == ["site_declared"] and manifest.spacing_row_mm.tolist() == [0.175]
+    (path,) = (tmp_path / "declared" / "strip" / "images").glob("*.nii.gz")
+    assert read_image(path)[1] == (float(np.float32(0.175)),) * 2
+    dataset.ImagerPixelSpacing = [0.15, 0.15]  # a file that carries spacing keeps its own
+    assert spacing_of(dataset, declared_mm=0.175) == ((0.15, 0.15), "ImagerPixelSpacing")
+    with pytest.raises(ValueError, match="declared spacing"):
+        strip_hospital(tmp_path / "declared" / "deid", tmp_path / "x", declared_spacing_mm=0)
 
 
 def test_manifest_spacing_round_trips_exactly(tmp_path, key):

@@ -30,6 +30,12 @@ def stage_version(stage):
     return importlib.import_module(f"neovert.{stage}").STAGE_VERSION
 
 
+def declared_spacing(wildcards):
+    """The pixel pitch in mm a hospital declared for files that carry no spacing (config
+    strip.declared_spacing_mm), or None: such files are then quarantined."""
+    return config["strip"]["declared_spacing_mm"].get(wildcards.hospital)
+
+
 def annotation_format(wildcards):
     """How a hospital delivers its polygons (config cohort.annotation_format, `default` for the rest)."""
     formats = config["cohort"]["annotation_format"]

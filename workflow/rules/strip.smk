@@ -12,6 +12,7 @@ rule strip_hospital:
         provenance="results/strip/{hospital}/provenance.json",
     params:
         stage_version=stage_version("strip"),
+        declared_spacing_mm=declared_spacing,
     threads: 2
     resources:
         mem_mb=4000,

@@ -6,5 +6,8 @@ from neovert import log, provenance, strip
 
 log.setup(snakemake.log[0])
 hospital = snakemake.wildcards.hospital
-counts = strip.strip_hospital(Path(snakemake.input.cases).parent, Path(snakemake.output.manifest).parent, snakemake.threads)
-provenance.write(Path(snakemake.output.provenance), "strip", snakemake.params.stage_version, {"hospital": hospital}, counts)
+declared = snakemake.params.declared_spacing_mm
+counts = strip.strip_hospital(Path(snakemake.input.cases).parent, Path(snakemake.output.manifest).parent, snakemake.threads,
+                              declared_spacing_mm=declared)
+provenance.write(Path(snakemake.output.provenance), "strip", snakemake.params.stage_version,
+                 {"hospital": hospital, "declared_spacing_mm": declared}, counts)

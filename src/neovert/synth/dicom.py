@@ -196,7 +196,8 @@ def _acquisition(ds: Dataset, record: ImageRecord) -> None:
     ds.TargetExposureIndex = "1000"
     ds.DeviationIndex = f"{10 * math.log10(record.image.exposure_index / 1000):.2f}"
     spacing = f"{record.frame.spacing:.4f}".rstrip("0")
-    ds.ImagerPixelSpacing = [spacing, spacing]
+    if p.imager_spacing:  # Type 1 for DX, Type 3 for CR
+        ds.ImagerPixelSpacing = [spacing, spacing]
     if p.pixel_spacing:
         ds.PixelSpacing = [spacing, spacing]
     if p.modality == "DX":

@@ -6,8 +6,9 @@ the notes' vendor table (synthetic-cohort.md 4.5; [V] values there are from real
 rest are plausible guesses). Some sites send only Imager Pixel Spacing (detector plane, no
 calibrated Pixel Spacing), two write Korean names under a Korean character set (the real
 INFINITT export's ISO 2022 IR 149, and UTF-8), and three compress losslessly (JPEG lossless,
-JPEG 2000, RLE) so the decoders are exercised. None drops spacing altogether: the strip stage
-quarantines such files, which would empty that hospital's demo results. Institution names,
+JPEG 2000, RLE) so the decoders are exercised. H11's old Fuji CR reader writes no spacing at
+all, as such readers did: the strip stage quarantines those files unless the site declared its
+reader's pitch (config strip.declared_spacing_mm, which the demo sets). Institution names,
 addresses and station names are invented and distinctive so that a byte scan for them after
 de-identification cannot hit by chance.
 """
@@ -51,6 +52,7 @@ class VendorProfile:
     station: str
     charset: str | tuple[str, ...] = "ISO_IR 100"  # a Korean set adds the Hangul name to PatientName
     pixel_spacing: bool = True  # False: Imager Pixel Spacing only (the detector plane)
+    imager_spacing: bool = True  # False (with pixel_spacing False): no spacing at all (CR only)
     transfer_syntax: str = ExplicitVRLittleEndian
 
     @property
@@ -130,6 +132,7 @@ PROFILES: tuple[VendorProfile, ...] = (
         "A15", "STORAGE", (0.9, 1.3), (55, 62),
         PrivateBlock(0x0009, "FDMS 1.0", 0x04, "SH", "FCR-NICU", 0x30),
         "Mirinae Regional Medical Center", "250 Jogak-ro, Haedoji-gu, Jeonju", "FCRNICU11",
+        pixel_spacing=False, imager_spacing=False,
     ),
 )
 
