@@ -110,6 +110,20 @@ PUNCTUATION = 0.1
 # Most of the ring just outside a row at its pen value means the value is the background, not the
 # ink: the counters of letters on a label box are shapes of the box's value in a row of their own.
 PEN_BACKGROUND = 0.5
+# Candidate pens (`_pen_values`): a stored value this many times commoner than the values next to
+# it, with at least this many pixels in the every-other-pixel sample the histogram is taken on. A
+# label drawn at one mid value is such a spike on a radiograph's smooth histogram; at 3x and 20
+# pixels, 40 text-free crops of RG1, RG3 and cat.dcm gave one spike between them.
+PEN_SPIKE = 3
+PEN_SPIKE_PIXELS = 20
+# Widest blob of a pen's value, in heights: six touching digits of a 13 px stroke font are 4.7.
+PEN_WIDEST = 8
+# An extreme value covering more of the image than this is a clipped background (cat.dcm's black,
+# 9%), whose noise specks chain into rows of that value; a label's ink is far less.
+PEN_EXTREME_SHARE = 0.01
+# How far, in cap heights, a label's mask follows it into an area washed out to its shade
+# (`_into_washout`): a faded name's hidden part ran 2.6 caps into such an area (seed 7).
+FADE = 4
 # Characters tesseract swaps in radiograph fonts, folded to one form before comparing.
 _FOLD = str.maketrans("OQIL|SBZ", "00111582")
 _DATE = re.compile(r"\d{1,4}[./-]\d{1,2}[./-]\d{2,4}")
@@ -204,8 +218,12 @@ def _text_lines(gray: np.ndarray, pixels: np.ndarray) -> list[_Line]:
     bright bone. Tesseract on a whole radiograph skips whole labels and reads bone edges as words;
     finding the rows first and reading each alone (`_read`) is both more complete and cheaper.
 
-    A row whose ink is mostly one stored value is followed along that value (`_pen_line`); rows
-    found again inside one already followed are skipped. The ink is looked for at two margins,
+    Labels drawn at one stored value are first looked for on that value alone (`_pen_values`):
+    the image's extremes and the histogram's spikes. On its own value a label stands apart
+    even where a local mean loses it: white letters crossing a bright bone merge with the bone
+    at any contrast margin, and a label below the display window is flat in the 8-bit image.
+    A row of the contrast search whose ink is mostly one stored value is followed along that
+    value (`_pen_line`) as well; rows found again inside one already followed are skipped. The ink is looked for at two margins,
     `LOCAL_CONTRAST` and `STRICT_CONTRAST`, as faint labels on anatomy only come apart from it at
     the second. Other rows, of text not drawn at one value, are kept when their ink stands
     `LINE_CONTRAST` from the local mean: bone texture crosses `LOCAL_CONTRAST` too, in blobs that
@@ -214,6 +232,13 @@ def _text_lines(gray: np.ndarray, pixels: np.ndarray) -> list[_Line]:
     local = cv2.boxFilter(gray, cv2.CV_32F, (LOCAL_WINDOW, LOCAL_WINDOW), borderType=cv2.BORDER_REFLECT)
     contrast = np.abs(gray - local)
     drawn: list[_Line] = []
+    for pen in _pen_values(pixels):
+        boxes = _pen_blobs(pixels, pen)
+        for group in _rows(boxes):
+            box = _extent(boxes[group])
+            if _stands_out(gray, pixels, box, pen) and not any(_overlap(box, line.box) for line in drawn):
+                line = _pen_line(gray, pixels, boxes[group], pen)
+                drawn += [line] if line is not None else []
     plain: list[tuple[np.ndarray, np.ndarray]] = []
     for margin in (LOCAL_CONTRAST, STRICT_CONTRAST):
         for ink in (gray > local + margin, gray < local - margin):
@@ -227,7 +252,7 @@ def _text_lines(gray: np.ndarray, pixels: np.ndarray) -> list[_Line]:
                 values, counts = np.unique(pixels[y0:y1, x0:x1][within], return_counts=True)
                 line = None
                 if counts.max() >= PEN_SHARE * counts.sum():
-                    line = _pen_line(pixels, row, values[counts.argmax()])
+                    line = _pen_line(gray, pixels, row, values[counts.argmax()])
                 if line is not None:
                     drawn.append(line)
                 elif margin == LOCAL_CONTRAST and np.median(contrast[y0:y1, x0:x1][within]) >= LINE_CONTRAST:
@@ -236,11 +261,52 @@ def _text_lines(gray: np.ndarray, pixels: np.ndarray) -> list[_Line]:
                     if not any(_overlap(_extent(row), line.box) for line in drawn)]
 
 
+def _pen_values(pixels: np.ndarray) -> list[int]:
+    """Stored values a console may have drawn a label at: the image's extremes (labels are burned
+    in at full white or black) unless a clipped background fills `PEN_EXTREME_SHARE` of the
+    image with them, and values `PEN_SPIKE` times commoner than most of their six nearest values. The histogram is taken on every other pixel of every other row: a label
+    keeps hundreds of pixels there, and the count is four times cheaper."""
+    counts = np.bincount(pixels[::2, ::2].ravel()).astype(np.float64)
+    padded = np.pad(counts, 3, mode="edge")
+    neighbours = np.median([padded[3 + k:len(counts) + 3 + k] for k in (-3, -2, -1, 1, 2, 3)], axis=0)
+    spikes = np.flatnonzero((counts >= PEN_SPIKE_PIXELS) & (counts >= PEN_SPIKE * neighbours))
+    extremes = [v for v in (np.flatnonzero(counts)[[0, -1]]) if counts[v] <= PEN_EXTREME_SHARE * counts.sum()]
+    return sorted({*map(int, extremes), *map(int, spikes)})
+
+
+def _stands_out(gray: np.ndarray, pixels: np.ndarray, box: tuple[int, int, int, int], pen: int) -> bool:
+    """Whether the pen's pixels in `box` differ from the others there by `LOCAL_CONTRAST` display
+    levels on average: specks of an extreme value in a noisy dark background chain into rows of
+    that value too, but display within a level or two of the pixels around them, while white
+    letters on a bright bone stand 16 levels above it (seed 2026)."""
+    x0, y0, x1, y1 = box
+    ink = pixels[y0:y1, x0:x1] == pen
+    shown = gray[y0:y1, x0:x1]
+    return bool(ink.any() and (~ink).any()) and abs(float(shown[ink].mean()) - float(shown[~ink].mean())) >= LOCAL_CONTRAST
+
+
 def _blobs(ink: np.ndarray) -> np.ndarray:
     """Boxes (x0, y0, x1, y1) of the ink's connected blobs of a character's height and shape."""
-    boxes = _boxes(ink, connectivity=4)
+    return _character_sized(_boxes(ink, connectivity=4))
+
+
+def _pen_blobs(pixels: np.ndarray, pen: int) -> np.ndarray:
+    """`_blobs` of the pixels at stored value `pen`, labelled only in the bands of rows that hold
+    the value: a label's value fills a few bands, and labelling costs as much per pixel of an
+    empty row as of a full one. Up to `PEN_WIDEST` heights wide: a small stroke font's glyphs
+    touch, and six digits of an ID make one blob (a run of one value is no bone texture)."""
+    ink = pixels == pen
+    rows = np.flatnonzero(ink.any(axis=1))
+    breaks = np.flatnonzero(np.diff(rows) > 1)
+    bands = zip(np.r_[rows[:1], rows[breaks + 1]], np.r_[rows[breaks], rows[-1:]] + 1)
+    boxes = [_boxes(ink[top:bottom], connectivity=4, top=top) for top, bottom in bands if bottom - top >= MIN_CAP]
+    return _character_sized(np.concatenate(boxes), PEN_WIDEST) if boxes else np.zeros((0, 4), np.int64)
+
+
+def _character_sized(boxes: np.ndarray, widest: float = 4) -> np.ndarray:
+    """Boxes of a character's height, at most `widest` heights wide and not a thin vertical line."""
     h, w = boxes[:, 3] - boxes[:, 1], boxes[:, 2] - boxes[:, 0]
-    return boxes[(h >= MIN_CAP) & (h <= MAX_CAP) & (w <= 4 * h) & (w * 10 >= h)]
+    return boxes[(h >= MIN_CAP) & (h <= MAX_CAP) & (w <= widest * h) & (w * 10 >= h)]
 
 
 def _boxes(mask: np.ndarray, connectivity: int, top: int = 0) -> np.ndarray:
@@ -272,7 +338,7 @@ def _overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
-def _pen_line(pixels: np.ndarray, row: np.ndarray, pen: int) -> _Line | None:
+def _pen_line(gray: np.ndarray, pixels: np.ndarray, row: np.ndarray, pen: int) -> _Line | None:
     """The label drawn at stored value `pen` that the blob `row` is part of, or None when the
     value's shapes there are no row of letters. Against a local mean a label's characters fall
     apart where they touch anatomy as bright as they are, and its punctuation is too small to be
@@ -306,7 +372,22 @@ def _pen_line(pixels: np.ndarray, row: np.ndarray, pen: int) -> _Line | None:
     crop = pixels[max(y0 - pad, 0):y1 + pad, max(x0 - pad, 0):x1 + pad] == pen
     if np.concatenate([crop[0], crop[-1], crop[:, 0], crop[:, -1]]).mean() > PEN_BACKGROUND:
         return None
+    band = pixels[y0:y1] == pen
+    shade = int(gray[y0:y1][band].max())  # the pen as displayed
+    x0, x1 = _into_washout(np.abs(gray[y0:y1].astype(np.int16) - shade) <= LOCAL_CONTRAST, x0, x1, int(FADE * cap))
     return _Line((x0, y0, x1, y1), chars, int(pen), _picture(crop, cap))
+
+
+def _into_washout(near: np.ndarray, x0: int, x1: int, reach: int) -> tuple[int, int]:
+    """The row's columns grown, by up to `reach` on each side, over columns of its band whose
+    pixels mostly display within `LOCAL_CONTRAST` of the pen (`near`): where a label runs into
+    an area washed out to about its own shade, its last letters merge with the area and are
+    found by no search, yet a few of their pixels still show. Masking there costs next to
+    nothing (the area is all but flat) and takes those letters too."""
+    washed = near.mean(axis=0) >= PEN_BACKGROUND
+    left = washed[max(x0 - reach, 0):x0][::-1]
+    right = washed[x1:x1 + reach]
+    return x0 - int(np.argmin(np.r_[left, False])), x1 + int(np.argmin(np.r_[right, False]))
 
 
 def _rows(boxes: np.ndarray) -> list[list[int]]:

@@ -203,6 +203,36 @@ def test_identifier_shapes_masked_without_a_deny_list():
     assert [w.text for w in planted if w.text != "MRN" and not masked(result.pixels, mono1, w)] == []
 
 
+def test_white_label_across_a_bone_is_found_on_its_own_value():
+    """On cat.dcm the letters of this name touch the bright bone arcs they cross, and merge with
+    them into one blob at every contrast margin: only the label's own stored value (the image's
+    maximum, a rare one) separates them (seed 7 of bench/burned_in_recall.py missed it so)."""
+    pixels, mono1 = cat()
+    words = plant(pixels, mono1, "Z. OKONKWO", (560, 760), font(20, "dejavu"))
+    assert int(pixels.max()) in burned_in._pen_values(pixels)
+    out = burned_in.scrub(pixels, ["OKONKWO"], mono1)
+    assert all(masked(out.pixels, mono1, w) for w in words) and out.doubtful == 0
+
+
+def test_mask_follows_a_label_into_an_area_washed_out_to_its_shade():
+    """Columns left of the label display within a few levels of its pen (an overexposed edge),
+    where its first letters merge with the area; the mask grows over them, by at most `reach`,
+    and not over columns of anatomy."""
+    near = np.zeros((10, 40), bool)
+    near[:, :12] = True  # washed out up to the label's first column, 12
+    near[:3, 30:] = True  # right of the label: anatomy, near the shade in only 3 of 10 rows
+    assert burned_in._into_washout(near, 12, 30, reach=8) == (4, 30)
+    assert burned_in._into_washout(near, 12, 30, reach=20) == (0, 30)
+    assert burned_in._into_washout(np.zeros((10, 40), bool), 12, 30, reach=8) == (12, 30)
+
+
+def test_clipped_background_is_no_pen():
+    """cat.dcm's black surround (9% of its pixels at 0, in noise) is no label's value; its specks
+    chain into rows at that value, which would each be read and masked."""
+    pixels, _ = cat()
+    assert 0 not in burned_in._pen_values(pixels) and int(pixels.max()) in burned_in._pen_values(pixels)
+
+
 @pytest.mark.parametrize("image", [rg1, cat, synthetic],
                          ids=["RG1-mono1", "cat-mono2", "synthetic"])
 def test_image_without_text_unchanged(image):
