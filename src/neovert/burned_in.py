@@ -374,20 +374,27 @@ def _pen_line(gray: np.ndarray, pixels: np.ndarray, row: np.ndarray, pen: int) -
         return None
     band = pixels[y0:y1] == pen
     shade = int(gray[y0:y1][band].max())  # the pen as displayed
-    x0, x1 = _into_washout(np.abs(gray[y0:y1].astype(np.int16) - shade) <= LOCAL_CONTRAST, x0, x1, int(FADE * cap))
+    near = np.abs(gray[y0:y1].astype(np.int16) - shade) <= LOCAL_CONTRAST
+    x0, x1 = _into_washout(near, x0, x1, int(PEN_GAP * cap), int(FADE * cap))
     return _Line((x0, y0, x1, y1), chars, int(pen), _picture(crop, cap))
 
 
-def _into_washout(near: np.ndarray, x0: int, x1: int, reach: int) -> tuple[int, int]:
-    """The row's columns grown, by up to `reach` on each side, over columns of its band whose
-    pixels mostly display within `LOCAL_CONTRAST` of the pen (`near`): where a label runs into
-    an area washed out to about its own shade, its last letters merge with the area and are
-    found by no search, yet a few of their pixels still show. Masking there costs next to
+def _into_washout(near: np.ndarray, x0: int, x1: int, gap: int, reach: int) -> tuple[int, int]:
+    """The row's columns grown on each side over an area washed out to about the pen's shade:
+    columns of its band whose pixels mostly display within `LOCAL_CONTRAST` of it (`near`),
+    starting within `gap` of the row and followed up to `reach` from it. Where a label runs
+    into such an area its last letters merge with it and are found by no search, yet a few of
+    their pixels still show, in the gap and at the area's edge. Masking there costs next to
     nothing (the area is all but flat) and takes those letters too."""
     washed = near.mean(axis=0) >= PEN_BACKGROUND
-    left = washed[max(x0 - reach, 0):x0][::-1]
-    right = washed[x1:x1 + reach]
-    return x0 - int(np.argmin(np.r_[left, False])), x1 + int(np.argmin(np.r_[right, False]))
+
+    def grown(outward: np.ndarray) -> int:
+        hits = np.flatnonzero(outward[:gap + 1])
+        if not hits.size:
+            return 0
+        return int(hits[0] + np.argmin(np.r_[outward[hits[0]:reach], False]))
+
+    return x0 - grown(washed[max(x0 - reach, 0):x0][::-1]), x1 + grown(washed[x1:x1 + reach])
 
 
 def _rows(boxes: np.ndarray) -> list[list[int]]:

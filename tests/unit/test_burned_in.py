@@ -216,14 +216,16 @@ def test_white_label_across_a_bone_is_found_on_its_own_value():
 
 def test_mask_follows_a_label_into_an_area_washed_out_to_its_shade():
     """Columns left of the label display within a few levels of its pen (an overexposed edge),
-    where its first letters merge with the area; the mask grows over them, by at most `reach`,
-    and not over columns of anatomy."""
+    where its first letters merge with the area; the mask grows over them, across a gap of
+    partly visible letters, by at most `reach`, and not over columns of anatomy."""
     near = np.zeros((10, 40), bool)
     near[:, :12] = True  # washed out up to the label's first column, 12
     near[:3, 30:] = True  # right of the label: anatomy, near the shade in only 3 of 10 rows
-    assert burned_in._into_washout(near, 12, 30, reach=8) == (4, 30)
-    assert burned_in._into_washout(near, 12, 30, reach=20) == (0, 30)
-    assert burned_in._into_washout(np.zeros((10, 40), bool), 12, 30, reach=8) == (12, 30)
+    assert burned_in._into_washout(near, 12, 30, gap=2, reach=8) == (4, 30)
+    assert burned_in._into_washout(near, 12, 30, gap=2, reach=20) == (0, 30)
+    assert burned_in._into_washout(near, 15, 30, gap=4, reach=8) == (7, 30)  # across 3 columns of a letter
+    assert burned_in._into_washout(near, 15, 30, gap=2, reach=8) == (15, 30)  # too far from the label
+    assert burned_in._into_washout(np.zeros((10, 40), bool), 12, 30, gap=2, reach=8) == (12, 30)
 
 
 def test_clipped_background_is_no_pen():
