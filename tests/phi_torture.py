@@ -486,7 +486,8 @@ def _write_file(index: int, p: _Patient, second: bool, w: _Words, rng: random.Ra
 
 
 def make_corpus(root: Path, n_files: int = 6, seed: int = 0) -> Corpus:
-    """Write `n_files` torture radiographs under root/in (two per patient) and root/clinical.csv.
+    """Write `n_files` torture radiographs under root/in (two per patient) and root/clinical.csv,
+    whose family_id (PHI: a mother's record number) is shared by patients 2k and 2k+1, as twins.
 
     File i is CR for even i, DX for odd i; transfer syntaxes cycle through explicit VR, RLE,
     explicit, implicit VR, JPEG 2000 lossless, explicit; character sets cycle per patient through
@@ -502,12 +503,16 @@ def make_corpus(root: Path, n_files: int = 6, seed: int = 0) -> Corpus:
     for index in range(n_files):
         patient = patients[index // 2]
         corpus.files.append(_write_file(index, patient, index % 2 == 1, words, rng, window, corpus.input_dir))
+    families = [words.code(3, 6) for _ in range((len(patients) + 1) // 2)]
     with corpus.clinical.open("w", newline="", encoding="utf-8") as handle:
         sheet = csv.writer(handle)
-        sheet.writerow(["patient_key", "image_file", "ga_weeks", "bw_grams", "sex", "tube"])
-        for planted in corpus.files:
+        sheet.writerow(["patient_key", "image_file", "ga_weeks", "bw_grams", "sex", "tube", "family_id"])
+        for index, planted in enumerate(corpus.files):
+            family = families[index // 4]  # two files per patient, two patients per family
+            planted.tokens.append(Token(family, "id", "clinical:family_id"))
             sheet.writerow([planted.patient_id, planted.path.relative_to(corpus.input_dir).as_posix(),
-                            f"{rng.uniform(23, 40):.1f}", rng.randint(450, 4000), rng.choice("MF"), rng.randint(0, 1)])
+                            f"{rng.uniform(23, 40):.1f}", rng.randint(450, 4000), rng.choice("MF"), rng.randint(0, 1),
+                            family])
     return corpus
 
 

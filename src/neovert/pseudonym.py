@@ -66,6 +66,12 @@ class Pseudonymizer:
         """10 lower-case hex characters: short enough for file names, 40 bits against collisions."""
         return self._mac("patient", patient_id.strip()).hex()[:10]
 
+    def family(self, family_id: str) -> str:
+        """`fam` + 10 hex characters: a family key (a mother's record number) is PHI like a
+        patient's, and the prefix keeps a family pseudonym from ever equalling a patient one
+        (the split takes either as its unit)."""
+        return "fam" + self._mac("family", family_id.strip()).hex()[:10]
+
     def uid(self, uid: str) -> str:
         """A `2.25.` UID (UUID-derived form) from the first 128 bits of the MAC."""
         return "2.25." + str(int.from_bytes(self._mac("uid", uid.strip())[:16], "big"))

@@ -22,11 +22,11 @@ from neovert import FLAG_COLUMNS
 from neovert.io import read_tsv, write_image, write_tsv
 from neovert.parallel import pool_map
 
-STAGE_VERSION = "5"  # 5: site-declared spacing for files that carry none
+STAGE_VERSION = "5"  # 5: site-declared spacing for files that carry none; family_id for the split
 log = logging.getLogger(__name__)
 
 MANIFEST_COLUMNS = [
-    "case_id", "hospital", "patient_id", "ga_group", "bw_group", "sex", "tube", *FLAG_COLUMNS, "age_days", "view",
+    "case_id", "hospital", "patient_id", "family_id", "ga_group", "bw_group", "sex", "tube", *FLAG_COLUMNS, "age_days", "view",
     "rows", "cols", "spacing_row_mm", "spacing_col_mm", "spacing_source", "photometric", "inverted",
     "rescale_slope", "rescale_intercept",
 ]

@@ -87,6 +87,22 @@ def test_hard_film_flags_pass_through_and_nothing_else(delivery, key, tmp_path):
         assert not path.is_file() or b"Kim Mi-ran" not in path.read_bytes(), path.name
 
 
+def test_family_id_leaves_only_as_a_keyed_pseudonym(delivery, key, tmp_path):
+    """The optional family key (a mother's record number, PHI) becomes the same keyed pseudonym
+    on every run, distinct from any patient pseudonym; a blank one stays empty."""
+    maps = tmp_path / "secrets" / "maps" / "H05.tsv"
+    _with_sheet_columns(delivery, family_id=["H05-M7654321", " ", "H05-M7654321"])
+    deid_hospital(delivery, "H05", key, tmp_path / "one", maps)
+    _with_sheet_columns(delivery, family_id=["H05-M7654321", "H05-M7654321", "H05-M7654321"])
+    deid_hospital(delivery, "H05", key, tmp_path / "two", maps)
+    one, two = (pd.read_csv(tmp_path / run / "cases.tsv", sep="\t", dtype=str) for run in ("one", "two"))
+    family = Pseudonymizer(key).family("H05-M7654321")
+    assert one.family_id.fillna("").tolist() == [family, ""]
+    assert two.family_id.tolist() == [family, family] and family not in set(two.patient_id)
+    for path in (tmp_path / "one").rglob("*"):
+        assert not path.is_file() or b"M7654321" not in path.read_bytes(), path.name
+
+
 @pytest.mark.parametrize("value", ["2", "", "yes"])
 def test_a_flag_that_is_not_0_or_1_is_a_bad_clinical_row(delivery, key, tmp_path, value):
     _with_sheet_columns(delivery, hard_lordotic=["0", value, "0"])

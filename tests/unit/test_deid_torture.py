@@ -69,7 +69,7 @@ def test_corpus_plants_50_tokens_per_file_and_the_scanner_finds_them(tmp_path):
     for planted in corpus.files:
         assert len({t.text for t in planted.tokens}) >= 50
     in_bytes = [t for t in corpus.tokens if t.area != "pixels"]
-    found = {hit.token for hit in scan_for_tokens([corpus.input_dir], in_bytes)}
+    found = {hit.token for hit in scan_for_tokens([corpus.input_dir, corpus.clinical], in_bytes)}
     assert {t.text for t in in_bytes} - found == set()
 
 
@@ -104,3 +104,14 @@ def test_no_burned_in_token_readable_in_the_output_images(run):
     burned = [t for planted in run.corpus.files for t in planted.burned_in]
     hits = ocr_tokens(sorted((run.strip / "images").glob("*.nii.gz")), burned)
     assert not hits, "burned-in PHI still readable: " + ", ".join(f"{h.token} in {Path(h.file).name}" for h in hits)
+
+
+def test_twins_share_one_family_pseudonym(run):
+    """The sheet's family_id (patients 2k and 2k+1 are twins) leaves as one keyed pseudonym per
+    family, never equal to a patient pseudonym; the raw value is covered by the byte scan."""
+    cases = _rows(run.deid / "cases.tsv")
+    families = {}
+    for row in cases:
+        families.setdefault(row["family_id"], set()).add(row["patient_id"])
+    assert sorted(len(patients) for patients in families.values()) == [1, 2]
+    assert all(family.startswith("fam") and family not in {r["patient_id"] for r in cases} for family in families)

@@ -29,3 +29,10 @@ def test_derivations_are_keyed_stable_and_domain_separated():
     uid = a.uid("1.2.3.4")
     assert uid.startswith("2.25.") and len(uid) <= 64 and uid == a.uid("1.2.3.4") != b.uid("1.2.3.4")
     assert 365 <= a.date_shift("MRN123").days < 1095
+
+
+def test_family_pseudonyms_are_keyed_and_never_a_patient_pseudonym():
+    a, b = Pseudonymizer(b"a" * 32), Pseudonymizer(b"b" * 32)
+    family = a.family("H01-M1234567")
+    assert family == a.family(" H01-M1234567 ") != b.family("H01-M1234567")
+    assert family.startswith("fam") and len(family) == 13 and family[3:] != a.patient("H01-M1234567")

@@ -63,6 +63,15 @@ def test_families_stay_together():
     assert assign_sets(singles, {"train": 0.6, "val": 0.2, "test": 0.2}, seed=102).notna().all()
 
 
+def test_the_demo_planners_twins_share_a_set():
+    """Twins of the synthetic cohort (one family_id, two patients) are never split up."""
+    cases = split_manifest(0.1, seed=102)
+    sets = assign_sets(cases, PAPER, seed=102)
+    patients = cases.groupby("family_id").patient_id.nunique()
+    assert patients.max() == 2 and (patients == 2).sum() >= 5
+    assert cases.assign(set=sets).groupby("family_id").set.nunique().max() == 1
+
+
 def test_rare_strata_follow_the_documented_rule(caplog):
     three_each = pd.DataFrame({"case_id": [f"H{h:02d}_{p}" for h in range(1, 12) for p in range(3)],
                                "patient_id": [f"{h}-{p}" for h in range(1, 12) for p in range(3)],

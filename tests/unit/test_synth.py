@@ -23,13 +23,16 @@ from scipy import ndimage
 from neovert import FLAG_COLUMNS
 from neovert.cli import main
 from neovert.deid import CLINICAL_COLUMNS
-from neovert.deid.clinical import read_clinical
-from neovert.synth import dicom, generate_cohort, hard_cases, labels, profiles
+from neovert.deid.clinical import FAMILY_COLUMN, read_clinical
+from neovert.synth import dicom, generate_cohort, hard_cases, identity, labels, profiles
+from neovert.synth.anatomy import ARM_POSES
 from neovert.synth.baseline import mean_position_dsc, planned_cases
-from neovert.synth.cohort import TABLE1, allocate, image_count, largest_remainder, plan_cohort, plan_hospital
+from neovert.synth.cohort import (
+    BW_GRAMS, TABLE1, TWIN_SHARE, allocate, image_count, largest_remainder, plan_cohort, plan_hospital,
+)
 from neovert.synth.contact_sheet import COLOURS, contact_sheet
 from neovert.synth.generate import layout
-from neovert.synth.primitives import Arc, Tube
+from neovert.synth.primitives import Arc, Blob, Tube
 from neovert.synth.render import fill_polygon
 
 HOSPITALS = [row.hospital for row in TABLE1]
@@ -71,6 +74,13 @@ def _display(ds: pydicom.Dataset) -> np.ndarray:
     return pixels
 
 
+def _inside(blob: Blob, x: np.ndarray | float, y: np.ndarray | float) -> np.ndarray:
+    """Whether body-mm points lie inside the blob's superellipse (what the renderer fills)."""
+    c, s = np.cos(blob.angle), np.sin(blob.angle)
+    u, v = (x - blob.cx) * c + (y - blob.cy) * s, -(x - blob.cx) * s + (y - blob.cy) * c
+    return np.abs(u / blob.a) ** blob.n + np.abs(v / blob.b) ** blob.n <= 1
+
+
 def _hashes(root: Path) -> dict[str, str]:
     return {
         str(path.relative_to(root)): hashlib.sha256(path.read_bytes()).hexdigest()
@@ -87,7 +97,7 @@ def test_same_seed_gives_identical_bytes_for_any_worker_count(tmp_path: Path) ->
     generate_cohort(tmp_path / "b", per_hospital=1, seed=5, workers=2)
     generate_cohort(tmp_path / "c", per_hospital=1, seed=6)
     a, b, c = (_hashes(tmp_path / name) for name in "abc")
-    assert len(a) == 1 + 11 * 3  # cohort.json + per hospital: csv, one dcm, one json
+    assert len(a) == 1 + 11 * 4  # cohort.json + per hospital: clinical.csv, burned_in.csv, one dcm, one json
     assert a == b
     differing = [name for name in a if name.endswith(".dcm") and a[name] != c[name]]
     assert len(differing) == 11
@@ -158,17 +168,40 @@ def test_full_scale_plan_keeps_quotas_and_patient_consistency() -> None:
         assert days == sorted(set(days)) and 0 <= days[0] and days[-1] <= 60
 
 
+def test_twins_at_the_intended_share_share_family_birth_and_groups() -> None:
+    """2-3 % of infants are twins; a pair shares hospital, mother, surname, birth date, GA and
+    both groups, with birth weights near each other, under two MRNs and given names; quotas
+    still hold exactly (test_full_scale_allocation_reproduces_table1)."""
+    plans = _plans(1.0)
+    first = {(p.hospital, p.patient_index): p for p in plans if p.image_index == 0}
+    families = Counter((p.hospital, p.family_index) for p in first.values())
+    twins = [p for p in first.values() if p.family_index != p.patient_index]
+    assert max(families.values()) == 2 and len(twins) == sum(n == 2 for n in families.values())
+    assert abs(2 * len(twins) / len(first) - TWIN_SHARE) <= 0.005
+    assert len({p.hospital for p in twins}) == len(TABLE1)
+    for second in twins:
+        elder = first[second.hospital, second.family_index]
+        assert elder.family_index == elder.patient_index < second.patient_index
+        assert (elder.ga_weeks, elder.ga_group, elder.bw_group) == (second.ga_weeks, second.ga_group, second.bw_group)
+        lo, hi = BW_GRAMS[second.bw_group]
+        assert lo <= second.bw_grams <= hi and abs(second.bw_grams / elder.bw_grams - 1) <= 0.35
+        a, b = (identity.patient(102, p.hospital_index, p.patient_index, p.family_index) for p in (elder, second))
+        assert (a.mother_key, a.family, a.birth.date()) == (b.mother_key, b.family, b.birth.date())
+        assert a.key != b.key and a.given != b.given and a.birth < b.birth
+
+
 def test_clinical_csv_matches_dicom(cohort: Path) -> None:
     for hospital in HOSPITALS:
         with (cohort / hospital / "clinical.csv").open(newline="") as handle:
             reader = csv.DictReader(handle)
-            assert tuple(reader.fieldnames or ()) == CLINICAL_COLUMNS + FLAG_COLUMNS
+            assert tuple(reader.fieldnames or ()) == CLINICAL_COLUMNS + (FAMILY_COLUMN,) + FLAG_COLUMNS
             rows = list(reader)
         assert len(rows) == len(list((cohort / hospital / "dicom").glob("*.dcm")))
         assert len(read_clinical(cohort / hospital / "clinical.csv")) == len(rows)  # deid reads it as is
         for row in rows:
             ds = pydicom.dcmread(cohort / hospital / "dicom" / row["image_file"], stop_before_pixels=True)
             assert row["patient_key"] == ds.PatientID and row["patient_key"].startswith(f"{hospital}-")
+            assert row[FAMILY_COLUMN] == ds.OtherPatientIDsSequence[0].PatientID  # the mother's MRN
             assert row["sex"] == ds.PatientSex and row["sex"] in {"M", "F"}
             assert row["tube"] in {"0", "1"}
             assert len(row["ga_weeks"].split(".")[1]) == 1 and 23.0 <= float(row["ga_weeks"]) <= 41.9
@@ -200,16 +233,97 @@ def test_mean_position_baseline_fails() -> None:
 
 def test_hard_slices_are_a_minority_and_drawn() -> None:
     """Each hard slice occurs in a few to a quarter of the films, and an 11-rib film has no
-    12th rib drawn (two arcs per rib pair, plus two clavicles and an optional cervical rib)."""
+    12th rib drawn (two arcs per rib pair, plus two clavicles, two humeri and an optional
+    cervical rib)."""
     plans = _plans(0.02)
     counts: Counter[str] = Counter()
     for plan in plans:
         scene, frame = layout(102, plan)
         counts.update(column for column, on in hard_cases.flags(scene, frame).items() if on)
         arcs = sum(isinstance(p, Arc) for p in scene.primitives)
-        assert 2 * scene.rib_pairs + 2 <= arcs <= 2 * scene.rib_pairs + 2 + 2 * scene.cervical_rib
+        assert 2 * scene.rib_pairs + 4 <= arcs <= 2 * scene.rib_pairs + 4 + 2 * scene.cervical_rib
     for column in FLAG_COLUMNS:
         assert 0.01 * len(plans) <= counts[column] <= 0.25 * len(plans), (column, counts)
+
+
+# --- anatomy and pose ----------------------------------------------------------------------
+
+
+def test_arms_are_up_or_down_at_their_shares_and_move_the_scapulae() -> None:
+    """Both arms up, both down, or one of each at ARM_POSES' shares. A raised humerus ends
+    above C6 beside the neck; a lowered one ends below T6 outside the lung; and raising the
+    arm swings the scapula's inferior angle out past where any lowered arm leaves it."""
+    plans = _plans(0.02)
+    poses: Counter[tuple[bool, bool]] = Counter()
+    swing: dict[bool, list[float]] = {True: [], False: []}
+    for plan in plans:
+        scene, _ = layout(102, plan)
+        poses[scene.arms_up] += 1
+        v, trunk = scene.vertebrae, scene.trunk
+        for side, up, scapula, humerus, lung in zip((-1, 1), scene.arms_up, scene.scapulae, scene.humeri, scene.lungs):
+            glenoid, _, inferior = np.array(scapula.points)
+            ends = humerus.centreline()[[0, -1]]
+            elbow = ends[np.argmax(np.hypot(*(ends - glenoid).T))]
+            if up:
+                assert elbow[1] < v["C6"].cy and side * elbow[0] > np.interp(elbow[1], trunk.y_knots, trunk.half_width)
+            else:
+                assert elbow[1] > v["T6"].cy and side * elbow[0] > np.abs(np.array(lung.points)[:, 0]).max()
+            swing[up].append(side * (inferior[0] - glenoid[0]))
+    for pose, share in ARM_POSES.items():
+        assert abs(poses[pose] / len(plans) - share) < 0.07, poses
+    assert max(swing[False]) < 0 < max(swing[True]) and max(swing[False]) < min(swing[True])
+
+
+def test_scapulae_are_drawn_over_the_upper_posterior_ribs() -> None:
+    """Each scapula is a bone plate in the drawing, from above T2 to below T4, lateral to the
+    spine and inside the body's outline."""
+    for plan in _plans(0.01):
+        scene, _ = layout(102, plan)
+        v, trunk = scene.vertebrae, scene.trunk
+        for side, scapula in zip((-1, 1), scene.scapulae):
+            assert scapula in scene.primitives and scapula.density > 0
+            x, y = np.array(scapula.points).T
+            assert y.min() < v["T2"].cy and y.max() > v["T4"].cy
+            assert (side * (x - np.array([scene.spine_x(at) for at in y])) > v["T4"].a).all()
+            assert (np.abs(x) < np.interp(y, trunk.y_knots, trunk.half_width)).all()
+
+
+def test_axial_rotation_moves_the_spine_against_the_chest_wall() -> None:
+    """Most films are turned at most 5 degrees about the long axis, some 5-15. With the right
+    side lifted the spine (behind) projects to the right of the trunk's midline (x = 0) and the
+    mediastinum (in front) to the left, so the right lung widens; past 10 degrees the film is
+    a hard one."""
+    angles, spine, widening = [], [], []
+    for plan in _plans(0.02):
+        scene, frame = layout(102, plan)
+        angles.append(scene.axial_rotation_deg)
+        spine.append(np.mean([scene.vertebrae[f"T{n}"].cx for n in range(1, 13)]))
+        right, left = (np.ptp(np.array(lung.points)[:, 0]) for lung in scene.lungs)
+        widening.append(right - left)
+        if abs(scene.axial_rotation_deg) > hard_cases.ROTATION_DEG:
+            assert hard_cases.flags(scene, frame)["hard_rotation"] == 1
+    turned = np.abs(angles)
+    assert 0.7 <= np.mean(turned <= 5) <= 0.9 and np.mean(turned > 10) >= 0.03 and turned.max() <= 15
+    assert np.corrcoef(angles, spine)[0, 1] < -0.8
+    assert np.corrcoef(angles, widening)[0, 1] > 0.6
+
+
+def test_liver_lies_under_the_right_dome_over_the_lower_thoracic_spine() -> None:
+    """The liver is its own soft-tissue structure, denser than the trunk: its top meets the right
+    dome and it covers T11 in every film and T10, T12 and L1 in most (lower bone contrast there)."""
+    plans = _plans(0.02)
+    covered: Counter[str] = Counter()
+    for plan in plans:
+        scene, _ = layout(102, plan)
+        liver, v = scene.liver, scene.vertebrae
+        assert liver in scene.primitives and liver.density > 0 and liver.cx < 0
+        dome_x, dome_y = scene.landmarks["right_dome"]
+        column = np.linspace(dome_y - 20, dome_y + 20, 401)
+        top = column[_inside(liver, dome_x, column)].min()
+        assert abs(top - dome_y) < (v["T12"].cy - v["T1"].cy) / 11
+        covered.update(level for level in ("T10", "T11", "T12", "L1") if _inside(liver, v[level].cx, v[level].cy))
+    assert covered["T11"] == len(plans)
+    assert min(covered["T10"], covered["T12"]) >= 0.85 * len(plans) and covered["L1"] >= 0.5 * len(plans)
 
 
 # --- DICOM ---------------------------------------------------------------------------------
@@ -358,12 +472,9 @@ def test_vertebra_labels_overlap_the_drawn_centrum(cohort: Path) -> None:
     for plan in _plans(TINY_SCALE):
         scene, frame = layout(102, plan)
         shapes = _shapes(json.loads((cohort / plan.hospital / "annotations" / f"{plan.stem}.json").read_text()))
+        xb, yb = frame.body_grid((0, frame.rows, 0, frame.cols))
         for level in ("T1", "T7", "T12"):
-            blob = scene.vertebrae[level]
-            xb, yb = frame.body_grid((0, frame.rows, 0, frame.cols))
-            c, s = np.cos(blob.angle), np.sin(blob.angle)
-            u, v = (xb - blob.cx) * c + (yb - blob.cy) * s, -(xb - blob.cx) * s + (yb - blob.cy) * c
-            bone = np.abs(u / blob.a) ** blob.n + np.abs(v / blob.b) ** blob.n <= 1
+            bone = _inside(scene.vertebrae[level], xb, yb)
             label = fill_polygon(shapes[level][0], (frame.rows, frame.cols))
             dsc = 2 * (bone & label).sum() / (bone.sum() + label.sum())
             assert dsc >= 0.9, f"{plan.hospital}/{plan.stem} {level}: {dsc:.3f}"

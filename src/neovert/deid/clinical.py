@@ -3,8 +3,10 @@
 GA and birth weight come from the hospital's clinical sheet and leave the stage only as the
 paper's groups. Postnatal age is computed from the header before the birth date is removed (no
 Annex E option keeps a birth date) and cross-checked with Patient's Age. The optional hard-film
-flags (`neovert.FLAG_COLUMNS`) describe the film, not the infant, and pass through as 0/1; every
-other column of the sheet is dropped on reading.
+flags (`neovert.FLAG_COLUMNS`) describe the film, not the infant, and pass through as 0/1. The
+optional family key (`FAMILY_COLUMN`, e.g. the mother's record number: twins share it, and the
+split keeps a family in one set) is PHI and leaves only as a keyed pseudonym. Every other column
+of the sheet is dropped on reading.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from neovert import FLAG_COLUMNS
 
 # image_file: path of the DICOM file relative to the delivery's DICOM folder
 CLINICAL_COLUMNS = ("patient_key", "image_file", "ga_weeks", "bw_grams", "sex", "tube")
+FAMILY_COLUMN = "family_id"  # optional; blank for a patient with no known family key
 AGE_UNIT_DAYS = {"D": 1, "W": 7, "M": 30.4375, "Y": 365.25}
 
 
@@ -34,16 +37,16 @@ def bw_group(grams: float) -> str:
 
 
 def read_clinical(path: Path) -> dict[str, dict]:
-    """Rows of the clinical sheet by image_file, holding only CLINICAL_COLUMNS and the flag
-    columns the sheet has (nothing else can leak on); a malformed sheet stops the stage (message
-    names the file and the problem, never a value)."""
+    """Rows of the clinical sheet by image_file, holding only CLINICAL_COLUMNS and the family and
+    flag columns the sheet has (nothing else can leak on); a malformed sheet stops the stage
+    (message names the file and the problem, never a value)."""
     sheet = pd.read_csv(path, dtype=str, keep_default_na=False)
     missing = [c for c in CLINICAL_COLUMNS if c not in sheet.columns]
     if missing:
         raise ValueError(f"{path}: clinical sheet lacks columns {missing}")
     if sheet.image_file.duplicated().any():
         raise ValueError(f"{path}: {int(sheet.image_file.duplicated().sum())} image_file values listed twice")
-    kept = [*CLINICAL_COLUMNS, *(c for c in FLAG_COLUMNS if c in sheet.columns)]
+    kept = [*CLINICAL_COLUMNS, *(c for c in (FAMILY_COLUMN, *FLAG_COLUMNS) if c in sheet.columns)]
     return {row["image_file"]: row for row in sheet[kept].to_dict("records")}
 
 

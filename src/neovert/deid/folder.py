@@ -27,7 +27,7 @@ from pydicom.sequence import Sequence
 from pydicom.uid import ExplicitVRLittleEndian
 
 from neovert import FLAG_COLUMNS, annex_e, burned_in
-from neovert.deid.clinical import age_at_exam, bw_group, ga_group, hard_flags, read_clinical
+from neovert.deid.clinical import FAMILY_COLUMN, age_at_exam, bw_group, ga_group, hard_flags, read_clinical
 from neovert.deid.header import Context, clean_header
 from neovert.deid.source import Quarantine, read_radiograph, stored_pixels
 from neovert.io import atomic_path, write_json, write_text, write_tsv
@@ -35,12 +35,12 @@ from neovert.parallel import pool_map
 from neovert.pseudonym import Pseudonymizer
 from neovert.rasterize.formats import AnnotationError, open_annotations
 
-STAGE_VERSION = "4"  # 4: hard-film flags in cases.tsv
+STAGE_VERSION = "5"  # 4: hard-film flags in cases.tsv; 5: family_id pseudonym in cases.tsv
 log = logging.getLogger(__name__)
 
 METHOD_CODES = {"113100": "Basic Application Confidentiality Profile", "113101": "Clean Pixel Data Option",
                 **{code: name for code, name in annex_e.OPTIONS.items()}}
-CASE_COLUMNS = ["case_id", "hospital", "patient_id", "ga_group", "bw_group", "sex", "tube", *FLAG_COLUMNS,
+CASE_COLUMNS = ["case_id", "hospital", "patient_id", "family_id", "ga_group", "bw_group", "sex", "tube", *FLAG_COLUMNS,
                 "age_days", "age_hours", "age_check", "view", "body_part"]
 MAP_COLUMNS = ["source_ref", "image_file", "input_sha256", "patient_key", "case_id", "date_shift_days", "state"]
 _job: dict = {}  # per-process settings, set once by _start (worker processes inherit nothing else)
@@ -116,6 +116,7 @@ def _convert(data: bytes, image_file: str, source_ref: str) -> dict:
         flags = hard_flags(row)
     except ValueError as error:  # names the column, never the value
         raise Quarantine("bad_clinical_row", str(error)) from None
+    family = row.get(FAMILY_COLUMN, "").strip()
     shapes = _annotation(image_file)
     pixels = stored_pixels(source)
     scrub = burned_in.scrub(pixels, burned_in.deny_tokens(source), source.PhotometricInterpretation == "MONOCHROME1")
@@ -131,7 +132,8 @@ def _convert(data: bytes, image_file: str, source_ref: str) -> dict:
         "patient_id": dataset.PatientID, "sop": dataset.SOPInstanceUID, "date_shift_days": shift.days,
         "order": (str(source.get("StudyDate", "")), str(source.get("StudyTime", "")),
                   str(source.get("AcquisitionTime", "")), dataset.SOPInstanceUID),
-        "case": {"ga_group": ga_group(ga), "bw_group": bw_group(bw), "sex": row["sex"].strip().upper()
+        "case": {"family_id": pseudo.family(family) if family else None, "ga_group": ga_group(ga),
+                 "bw_group": bw_group(bw), "sex": row["sex"].strip().upper()
                  or str(source.get("PatientSex", "")), "tube": tube, **flags, **age_at_exam(source),
                  "view": str(source.get("ViewPosition", "")), "body_part": str(source.get("BodyPartExamined", ""))},
         "actions": dict(sorted(actions.items())),

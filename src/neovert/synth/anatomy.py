@@ -6,8 +6,11 @@ size grows smoothly from C2 to L5, and the landmarks near them (clavicles near C
 on T1, heart over T5-T10, diaphragm domes at T8-T10) are all jittered. The rib cage lies now
 and then: an absent or hypoplastic 12th rib ("last rib = T12" fails) and a cervical rib on C7
 ("first rib = T1" fails), and a lordotic tilt flattens the ribs and lifts the clavicles.
-Sizes are in the detector plane (already magnified). Numbers come from synthetic-cohort.md
-2b-2d and 4.2; the [E]-marked ones there are knobs, not facts.
+The pose varies too: arms raised beside the head or down along the trunk (scapulae and
+humeri move with them), and the baby turned a few degrees about its long axis, which moves
+the spine against the chest wall. Sizes are in the detector plane (already magnified).
+Numbers come from synthetic-cohort.md 2b-2d and 4.2; the [E]-marked ones there are knobs,
+not facts.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import math
 
 import numpy as np
 
-from neovert.synth.primitives import Arc, Blob, Primitive, Region, Trunk
+from neovert.synth.primitives import Arc, Blob, Primitive, Region, Trunk, rotate
 
 LEVELS: tuple[str, ...] = (
     tuple(f"C{i}" for i in range(2, 8)) + tuple(f"T{i}" for i in range(1, 13)) + tuple(f"L{i}" for i in range(1, 6))
@@ -33,6 +36,21 @@ P_HYPOPLASTIC_12TH_RIB = 0.04
 P_CERVICAL_RIB = 0.03
 P_LORDOTIC = 0.12
 LORDOTIC_DEG = 10.0  # from this tilt on a film counts as lordotic (a hard case in the clinical sheet)
+# Pose (notes 4.2, shares [E]): arms (patient right, left) up beside the head, down along the
+# trunk, or one of each; the baby turned about its long axis within 5 degrees in most films and
+# by 5-15 degrees in the rest.
+ARM_POSES: dict[tuple[bool, bool], float] = {
+    (True, True): 0.4, (False, False): 0.4, (True, False): 0.1, (False, True): 0.1,
+}
+P_TURNED = 0.2
+TURNED_DEG = (5.0, 15.0)
+# Depth in the chest (share of its half depth, anterior positive) of the structures a turned
+# baby moves sideways in projection; the chest wall, at depth 0 where it is widest, stays put.
+DEPTH_SPINE = -0.4
+DEPTH_SCAPULA = -0.6  # and the shoulder joint, which the arm hangs from
+DEPTH_HEART = 0.15  # the cardiomediastinal borders
+DEPTH_STERNUM = 0.8  # the medial clavicle ends
+HUMERAL_HEAD = 0.06  # radius of the (cartilaginous) humeral head, share of the T1-T12 length
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,6 +66,11 @@ class Scene:
     rib_pairs: int  # 11 when the 12th rib is absent
     cervical_rib: bool
     lordosis_deg: float  # beam tilt toward the head; positive = lordotic projection
+    axial_rotation_deg: float  # turn about the long axis; positive = right side lifted off the detector
+    arms_up: tuple[bool, bool]  # patient right, left
+    scapulae: tuple[Region, Region]  # patient right, left; the first vertex is the glenoid
+    humeri: tuple[Arc, Arc]  # patient right, left
+    liver: Blob
     # where devices run and end (body mm): larynx, carina, stomach, right_dome, left_dome
     landmarks: dict[str, tuple[float, float]]
 
@@ -69,6 +92,12 @@ class _Body:
     mu_bone: float  # effective bone attenuation, lower in extreme preterms (osteopenia)
     ga_weeks: float
     lordosis_deg: float
+    turn: float  # wmax * sin(axial rotation): lateral shift per unit depth
+
+    def shift(self, depth: float) -> float:
+        """Sideways shift in projection of a structure at `depth` (DEPTH_*) when the baby is
+        turned: x' = x cos(a) + z sin(a), with cos(a) ~ 1 at these angles."""
+        return depth * self.turn
 
     def level_y(self, level: str, frac: float = 0.5) -> float:
         """Height of a point on a centrum: frac 0 = superior endplate, 1 = inferior."""
@@ -93,23 +122,30 @@ def build_scene(ga_weeks: float, bw_grams: int, rng: np.random.Generator) -> Sce
     twelfth = "absent" if variant < P_ABSENT_12TH_RIB else (
         "hypoplastic" if variant < P_ABSENT_12TH_RIB + P_HYPOPLASTIC_12TH_RIB else "normal")
     cervical_rib = bool(rng.random() < P_CERVICAL_RIB)
+    rotation = _axial_rotation(rng)
+    poses = list(ARM_POSES)
+    arms_up = poses[int(rng.choice(len(poses), p=list(ARM_POSES.values())))]
     spine_length = _spine_length(ga_weeks, bw_grams, rng) * magnification
-    vertebrae, pitch = _spine(spine_length, rng)
+    wmax = spine_length * rng.uniform(0.50, 0.56)
+    turn = wmax * math.sin(math.radians(rotation))
+    vertebrae, pitch = _spine(spine_length, DEPTH_SPINE * turn, rng)
     body = _Body(
         vertebrae=vertebrae,
         pitch=pitch,
         spine_length=spine_length,
-        wmax=spine_length * rng.uniform(0.50, 0.56),
+        wmax=wmax,
         mu_bone=float(0.040 + 0.025 * np.clip((ga_weeks - 23) / 17, 0, 1)) * rng.uniform(0.85, 1.15),
         ga_weeks=ga_weeks,
         lordosis_deg=lordosis,
+        turn=turn,
     )
     trunk = _trunk(body, rng)
     heart, domes = _heart(body, rng)
     lungs, texture = _lungs(body, heart, domes, rng)
     airway = _airway(body, rng)
     stomach = _gastric_bubble(body, domes, rng)
-    primitives: list[Primitive] = [*lungs, heart, *airway]
+    liver = _liver(body, domes, rng)
+    primitives: list[Primitive] = [*lungs, heart, liver, *airway]
     if rng.random() < 0.75:
         primitives.append(stomach)
     primitives += _pelvis(body)
@@ -117,7 +153,14 @@ def build_scene(ga_weeks: float, bw_grams: int, rng: np.random.Generator) -> Sce
     for parts in drawn.values():
         primitives += parts
     primitives += _ribs(body, twelfth, cervical_rib, rng)
-    primitives += _clavicles(body, trunk, rng)
+    primitives += _clavicles(body, trunk, arms_up, rng)
+    scapulae, humeri = [], []
+    for side, up in zip((-1, 1), arms_up):
+        scapula = _scapula(body, trunk, side, up, rng)
+        humerus, rest = _arm(body, trunk, scapula.points[0], side, up, rng)
+        scapulae.append(scapula)
+        humeri.append(humerus)
+        primitives += [scapula, humerus, *rest]
     return Scene(
         trunk=trunk,
         primitives=tuple(primitives),
@@ -128,6 +171,11 @@ def build_scene(ga_weeks: float, bw_grams: int, rng: np.random.Generator) -> Sce
         rib_pairs=11 if twelfth == "absent" else 12,
         cervical_rib=cervical_rib,
         lordosis_deg=lordosis,
+        axial_rotation_deg=rotation,
+        arms_up=arms_up,
+        scapulae=(scapulae[0], scapulae[1]),
+        humeri=(humeri[0], humeri[1]),
+        liver=liver,
         landmarks={
             "larynx": (airway[0].cx, airway[0].cy - airway[0].b),
             "carina": (airway[0].cx, airway[0].cy + airway[0].b),
@@ -136,6 +184,13 @@ def build_scene(ga_weeks: float, bw_grams: int, rng: np.random.Generator) -> Sce
             "left_dome": (0.5 * body.wmax, domes[1]),
         },
     )
+
+
+def _axial_rotation(rng: np.random.Generator) -> float:
+    """Degrees the baby is turned about its long axis (positive: right side lifted)."""
+    if rng.random() < P_TURNED:
+        return float(rng.choice([-1.0, 1.0]) * rng.uniform(*TURNED_DEG))
+    return float(np.clip(rng.normal(0.0, 2.5), -TURNED_DEG[0], TURNED_DEG[0]))
 
 
 def _spine_length(ga_weeks: float, bw_grams: int, rng: np.random.Generator) -> float:
@@ -150,8 +205,9 @@ def _spine_length(ga_weeks: float, bw_grams: int, rng: np.random.Generator) -> f
     return float(np.clip(size, 58, 112))
 
 
-def _spine(spine_length: float, rng: np.random.Generator) -> tuple[dict[str, Blob], float]:
-    """Centra C2..L5 on a gently curved line; returns them and the mean thoracic pitch."""
+def _spine(spine_length: float, offset: float, rng: np.random.Generator) -> tuple[dict[str, Blob], float]:
+    """Centra C2..L5 on a gently curved line `offset` mm beside the chest's midline (a turned
+    baby); returns them and the mean thoracic pitch."""
     body_frac = rng.uniform(0.56, 0.65)  # body height / (body + disc); discs are thick in neonates
     aspect = rng.uniform(1.35, 1.65)  # width / height
     growth = _GROWTH ** (np.arange(len(LEVELS)) - _T1)
@@ -172,7 +228,7 @@ def _spine(spine_length: float, rng: np.random.Generator) -> tuple[dict[str, Blo
     vertebrae = {}
     for k, level in enumerate(LEVELS):
         cy = tops[k] + heights[k] / 2
-        cx = amplitude * math.sin(2 * math.pi * cy / wavelength + phase)
+        cx = offset + amplitude * math.sin(2 * math.pi * cy / wavelength + phase)
         slope = amplitude * 2 * math.pi / wavelength * math.cos(2 * math.pi * cy / wavelength + phase)
         vertebrae[level] = Blob(
             cx=cx, cy=cy, a=aspect * heights[k] / 2, b=heights[k] / 2, angle=-math.atan(slope), n=3.5, density=0.0
@@ -222,7 +278,7 @@ def _heart(body: _Body, rng: np.random.Generator) -> tuple[Blob, tuple[float, fl
     half_h = half_w * rng.uniform(0.80, 0.95)
     bottom = left_dome + rng.uniform(0.8, 1.2) * pitch  # the rest hides below the dome
     heart = Blob(
-        cx=half_w * (1 - 2 * right_share), cy=bottom - half_h, a=half_w, b=half_h,
+        cx=half_w * (1 - 2 * right_share) + body.shift(DEPTH_HEART), cy=bottom - half_h, a=half_w, b=half_h,
         angle=rng.uniform(0.15, 0.45), n=2.0, density=MU_SOFT * 0.06 * 2 * half_w, profile="dome",
     )
     return heart, (right_dome, left_dome)
@@ -251,6 +307,7 @@ def _lungs(
     pitch, wmax = body.pitch, body.wmax
     apex = body.level_y("T1", 0.0) - rng.uniform(0.2, 0.7) * pitch
     mediastinum = body.vertebrae["T4"].a + rng.uniform(1.5, 3.5) * wmax / 50
+    centre = body.shift(DEPTH_HEART)  # a turned baby's mediastinum moves against the chest wall
     thymus = rng.uniform(0.0, 0.18) * wmax
     # Preterm lungs are denser (RDS, less air): less of the soft tissue is replaced by air.
     preterm = float(np.clip((34 - body.ga_weeks) / 10, 0, 1))
@@ -266,7 +323,7 @@ def _lungs(
             span = _ellipse_x_span(heart, y)
             heart_edge = 0.0 if span is None else max(0.0, side * span[1 if side > 0 else 0])
             # where a big heart reaches the wall, keep a sliver of lung so the outline stays simple
-            return min(max(mediastinum + bump, heart_edge + 0.6), body.inner(y) - 0.12 * wmax)
+            return min(max(side * centre + mediastinum + bump, heart_edge + 0.6), body.inner(y) - 0.12 * wmax)
 
         tip = medial(apex) + 0.40 * (body.inner(apex + 2 * pitch) - medial(apex))
 
@@ -341,7 +398,8 @@ def _ribs(body: _Body, twelfth: str, cervical_rib: bool, rng: np.random.Generato
     to the lateral wall, then the fainter anterior part descends medially and fades out at
     the (invisible) costochondral junction. Ribs 11-12 are short floating ribs; the 12th may
     be a stub or missing, and a cervical rib may sit on C7 (one side or both). A lordotic
-    tilt projects the ribs flatter."""
+    tilt projects the ribs flatter. In a turned baby the heads move with the spine while the
+    lateral ends stay on the chest wall, so one side's ribs project longer than the other's."""
     drop_scale = rng.uniform(0.85, 1.15) * float(np.clip(1 - body.lordosis_deg / 25, 0.3, 1.4))
     half_width = 0.011 * body.spine_length * rng.uniform(0.9, 1.1)
     density = body.mu_bone * 2 * half_width * 1.8
@@ -367,7 +425,7 @@ def _ribs(body: _Body, twelfth: str, cervical_rib: bool, rng: np.random.Generato
             hy = centrum.cy + rng.uniform(-0.15, 0.15) * centrum.b
             cy = hy + ry * math.sin(head_angle)
             lateral = body.inner(cy) * reach + half_width
-            rx = max(lateral - abs(hx), 2.0) / (1 - math.cos(head_angle))
+            rx = max(lateral - side * hx, 2.0) / (1 - math.cos(head_angle))
             cx = hx - side * rx * math.cos(head_angle)
             if floating_end is None:
                 end = -rng.uniform(0.45, 0.75)
@@ -384,35 +442,113 @@ def _ribs(body: _Body, twelfth: str, cervical_rib: bool, rng: np.random.Generato
 def _circle_arc(
     p0: tuple[float, float], p1: tuple[float, float], p2: tuple[float, float], half_width: float, density: float
 ) -> Arc:
-    """Arc of the circle through three points, from p0 to p2 (used for the clavicles)."""
+    """Arc of the circle through three points, from p0 to p2 (clavicles, humeri). The arc's
+    `side` faces p1, so its angles stay clear of the +-pi cut the renderer's arctan2 has."""
     (ax, ay), (bx, by), (cx, cy) = p0, p1, p2
     d = 2 * (ax * (by - cy) + bx * (cy - ay) + cx * (ay - by))
     ux = ((ax**2 + ay**2) * (by - cy) + (bx**2 + by**2) * (cy - ay) + (cx**2 + cy**2) * (ay - by)) / d
     uy = ((ax**2 + ay**2) * (cx - bx) + (bx**2 + by**2) * (ax - cx) + (cx**2 + cy**2) * (bx - ax)) / d
     radius = math.hypot(ax - ux, ay - uy)
-    t0, t2 = (math.atan2(-(y - uy), x - ux) for x, y in (p0, p2))
+    side = 1 if bx >= ux else -1
+    t0, t2 = (math.atan2(-(y - uy), side * (x - ux)) for x, y in (p0, p2))
     lo, hi = min(t0, t2), max(t0, t2)
     cap = 1.5 * half_width / radius
-    return Arc(ux, uy, radius, radius, 1, (lo, lo + cap, hi - cap, hi), (0.0, 1.0, 1.0, 0.0), half_width, density)
+    return Arc(ux, uy, radius, radius, side, (lo, lo + cap, hi - cap, hi), (0.0, 1.0, 1.0, 0.0), half_width, density)
 
 
-def _clavicles(body: _Body, trunk: Trunk, rng: np.random.Generator) -> list[Arc]:
+def _clavicles(body: _Body, trunk: Trunk, arms_up: tuple[bool, bool], rng: np.random.Generator) -> list[Arc]:
     """Clavicles with medial ends at C6-T1 (mostly C7): a trap for 'first bone = T1'.
-    A lordotic tilt projects them higher and more upswept (about a level per 10 degrees).
-    The lateral end stays inside the shoulder's soft tissue."""
+    A lordotic tilt projects them higher and more upswept (about a level per 10 degrees), and
+    so does a raised arm on its side. The medial ends sit on the sternum, in front, so a
+    turned baby shows them off-centre to the spine behind. The lateral end stays inside the
+    shoulder's soft tissue."""
     level = str(rng.choice(["C6", "C7", "T1"], p=[0.3, 0.45, 0.25]))
     lift = max(0.0, body.lordosis_deg) / 10
     half_width = 0.022 * body.spine_length * rng.uniform(0.9, 1.1)
     density = body.mu_bone * 2 * half_width * 1.8
     centrum = body.vertebrae[level]
     arcs = []
-    for side in (-1, 1):
-        medial = (centrum.cx + side * (centrum.a + rng.uniform(2.0, 6.0) * body.spine_length / 90),
+    for side, up in zip((-1, 1), arms_up):
+        medial = (body.shift(DEPTH_STERNUM) + side * (centrum.a + rng.uniform(2.0, 6.0) * body.spine_length / 90),
                   body.level_y(level) + (rng.uniform(-0.4, 0.4) - lift) * body.pitch)
-        lateral_y = medial[1] - (rng.uniform(-0.2, 0.8) + lift) * body.pitch
+        lateral_y = medial[1] - (rng.uniform(-0.2, 0.8) + lift + 0.8 * up) * body.pitch
         shoulder = float(np.interp(lateral_y, trunk.y_knots, trunk.half_width))
         lateral = (side * min(rng.uniform(0.85, 1.0) * body.wmax, 0.85 * shoulder), lateral_y)
         sag = rng.uniform(0.5, 2.0)
         middle = ((medial[0] + lateral[0]) / 2, (medial[1] + lateral[1]) / 2 + sag)
         arcs.append(_circle_arc(medial, middle, lateral, half_width, density))
     return arcs
+
+
+def _scapula(body: _Body, trunk: Trunk, side: int, up: bool, rng: np.random.Generator) -> Region:
+    """A thin triangular blade on the back of the upper chest (glenoid, superior angle at
+    T1-T2, inferior angle near T6-T7), over the upper lateral lung and posterior ribs.
+    Raising the arm rotates it upward about the root of its spine, high on the medial border:
+    the inferior angle swings out of the lung and the glenoid rises. Its first vertex is the
+    glenoid, where the humerus hangs, set a humeral head and a little deltoid inside the
+    shoulder's outline."""
+    w, p = body.wmax, body.pitch
+    local = np.array([[0.0, 0.0], [-0.42 * w, -0.7 * p], [-0.32 * w, 4.3 * p]]) * rng.uniform(0.9, 1.1)
+    local[:, 0] *= side
+    pivot = local[1] + 0.25 * (local[2] - local[1])
+    upward = rng.uniform(0.35, 0.6) if up else rng.uniform(-0.05, 0.15)
+    y = body.level_y("T2") + rng.uniform(-0.5, 0.5) * p
+    lateral = float(np.interp(y, trunk.y_knots, trunk.half_width)) - (2 * HUMERAL_HEAD + 0.03) * body.spine_length
+    glenoid = (side * lateral + body.shift(DEPTH_SCAPULA), y)
+    points = rotate(local - pivot, -side * upward) + pivot + glenoid
+    # the blade is about 1 mm thick, seen obliquely; rim-thickened borders are left out
+    density = body.mu_bone * 0.035 * body.spine_length
+    return Region(points=tuple((float(x), float(y)) for x, y in points), density=density, edge_mm=0.4)
+
+
+def _arm(
+    body: _Body, trunk: Trunk, glenoid: tuple[float, float], side: int, up: bool, rng: np.random.Generator
+) -> tuple[Arc, list[Blob]]:
+    """Upper arm from the shoulder: the humeral shaft (an Arc, like the other long bones) in
+    a soft-tissue cylinder reaching past the elbow. Raised, it lies beside the head; down, the
+    elbow rests just outside the chest wall, so the arm overlaps the wall but not the lung.
+    The humeral head is cartilage, so the shaft starts a head's width from the glenoid; the
+    head's ossification centre shows only near term (notes 2d). Returns the humerus and the
+    rest: the soft tissue, plus that centre when drawn."""
+    length = 0.68 * body.spine_length * rng.uniform(0.93, 1.07)
+    radius = 0.16 * body.spine_length * rng.uniform(0.85, 1.15)
+    head_r = HUMERAL_HEAD * body.spine_length
+    head = np.array(glenoid) + (side * head_r, 0.0)
+    if up:
+        tilt = rng.uniform(0.1, 0.6)
+        along = np.array([side * math.sin(tilt), -math.cos(tilt)])
+    else:
+        elbow_y = head[1] + length
+        elbow_x = side * (float(np.interp(elbow_y, trunk.y_knots, trunk.half_width)) + rng.uniform(0.2, 0.7) * radius)
+        along = np.array([elbow_x - head[0], length])
+        along /= np.hypot(*along)
+    outward = np.array([along[1], -along[0]]) * side * math.copysign(1.0, along[1])  # away from the midline
+    start, end = head + head_r * along, head + (head_r + length) * along
+    bow = rng.uniform(0.01, 0.03) * length
+    half_width = 0.028 * body.spine_length * rng.uniform(0.9, 1.1)
+    humerus = _circle_arc(
+        tuple(start), tuple((start + end) / 2 + bow * outward), tuple(end), half_width,
+        body.mu_bone * 2 * half_width * 1.8,
+    )
+    reach = 0.55 * 1.25 * length
+    centre = start + reach * along
+    rest = [Blob(cx=float(centre[0]), cy=float(centre[1]), a=radius, b=reach, angle=math.atan2(-along[0], along[1]),
+                 n=2.0, density=MU_SOFT * 2 * radius, profile="dome")]
+    if rng.random() < float(np.clip((body.ga_weeks - 37) / 4, 0, 1)):
+        r = 0.45 * head_r
+        rest.append(Blob(cx=float(head[0]), cy=float(head[1]), a=r, b=r, angle=0.0, n=2.0,
+                         density=body.mu_bone * 1.8 * r, rim=0.5))
+    return humerus, rest
+
+
+def _liver(body: _Body, domes: tuple[float, float], rng: np.random.Generator) -> Blob:
+    """The liver under the right dome: a big right lobe in the right upper quadrant and the
+    large neonatal left lobe across the midline, so T10-L1 lie behind it; its lower edge
+    rises to the left. Liver is denser than the fat-and-muscle mix the trunk stands for
+    (about 8 % over its width), which lowers bone contrast there."""
+    a = rng.uniform(0.62, 0.75) * body.wmax
+    b = rng.uniform(0.38, 0.48) * body.wmax
+    return Blob(
+        cx=-rng.uniform(0.22, 0.34) * body.wmax, cy=domes[0] + b * rng.uniform(0.9, 1.05), a=a, b=b,
+        angle=-rng.uniform(0.1, 0.3), n=2.0, density=MU_SOFT * 0.08 * 2 * a, profile="dome",
+    )

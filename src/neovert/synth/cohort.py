@@ -27,6 +27,11 @@ BW_GRAMS = ((450, 999), (1000, 1499), (1500, 4200))
 IMAGES_PER_PATIENT_P = (0.60, 0.22, 0.12, 0.06)
 # A patient's images after the first follow at 1-10 day gaps; day of life never passes 60.
 MAX_DAY_OF_LIFE = 60
+# Share of infants who are one of a twin pair (2-3 % of NICU infants; higher multiples left out).
+TWIN_SHARE = 0.025
+# Spread of a co-twin's birth weight around the first twin's (log scale): most pairs differ by
+# under 15 %, a few are discordant.
+TWIN_BW_SIGMA = 0.08
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,12 +74,15 @@ class ImagePlan:
     """Everything known about one image before drawing it.
 
     `patient_index` and `image_index` (within the patient) feed the image's random stream;
-    `number` is the neutral per-hospital file number (IMG00001 ...).
+    `family_index` is the first twin's patient_index for both twins (a singleton's own), so
+    twins share mother, surname and birth; `number` is the neutral per-hospital file number
+    (IMG00001 ...).
     """
 
     hospital_index: int  # 1..11
     hospital: str
     patient_index: int
+    family_index: int
     image_index: int
     number: int
     ga_group: int
@@ -129,8 +137,10 @@ def plan_hospital(hospital_index: int, n: int, seed: int) -> list[ImagePlan]:
     """The ordered image plans of one hospital (file numbers 1..n).
 
     GA and BW group lists are both sorted and paired index by index, so small GA goes with
-    small BW; runs of equal (GA, BW) pairs are cut into patients of 1-4 images. Patients are
-    then shuffled before numbering so that a file number says nothing about the infant.
+    small BW; runs of equal (GA, BW) pairs are cut into patients of 1-4 images. Some neighbours
+    in a run become twins (`_twin_pairs`): the second twin takes the first's GA and a similar
+    BW in the same groups, so every quota holds with or without them. Patients are then shuffled
+    before numbering so that a file number says nothing about the infant.
     """
     row = TABLE1[hospital_index - 1]
     quota = allocate(row, n)
@@ -147,19 +157,31 @@ def plan_hospital(hospital_index: int, n: int, seed: int) -> list[ImagePlan]:
     order = rng.permutation(len(patients))
     tubes = np.zeros(n, dtype=bool)
     tubes[rng.permutation(n)[: quota.tube]] = True
+    position = np.argsort(order)  # patients[k] gets patient_index position[k]
+    family_of: dict[int, int] = {}
+    for pair in _twin_pairs(patients, seeds.hospital_rng(seed, hospital_index, seeds.Stream.FAMILY)):
+        first, second = sorted(int(position[k]) for k in pair)
+        family_of[second] = first
 
     plans: list[ImagePlan] = []
+    drawn: dict[int, tuple[float, int]] = {}  # GA and BW of each patient so far
     for patient_index, k in enumerate(order.tolist()):
         ga, bw, size = patients[k]
         prng = seeds.patient_rng(seed, hospital_index, patient_index, seeds.Stream.CLINICAL)
         ga_weeks, bw_grams = _draw_ga_bw(prng, ga, bw)
         sex = "M" if prng.random() < 0.53 else "F"
-        for image_index, dol in enumerate(_days_of_life(prng, size)):
+        days = _days_of_life(prng, size)
+        family = family_of.get(patient_index, patient_index)
+        if family != patient_index:
+            ga_weeks, bw_grams = drawn[family][0], _co_twin_weight(prng, drawn[family][1], bw)
+        drawn[patient_index] = ga_weeks, bw_grams
+        for image_index, dol in enumerate(days):
             plans.append(
                 ImagePlan(
                     hospital_index=hospital_index,
                     hospital=row.hospital,
                     patient_index=patient_index,
+                    family_index=family,
                     image_index=image_index,
                     number=len(plans) + 1,
                     ga_group=ga,
@@ -172,6 +194,31 @@ def plan_hospital(hospital_index: int, n: int, seed: int) -> list[ImagePlan]:
                 )
             )
     return plans
+
+
+def _twin_pairs(patients: list[tuple[int, int, int]], rng: np.random.Generator) -> list[tuple[int, int]]:
+    """Pairs of `patients` (indices) that are twins: neighbours in one run of equal (GA, BW)
+    groups, so both twins are in the same groups. TWIN_SHARE / 2 pairs per patient, rounded up
+    or down at random in proportion, so a small hospital has a pair as often as it should on
+    average and the cohort's share is right at any scale."""
+    wanted = len(patients) * TWIN_SHARE / 2
+    count = int(wanted) + int(rng.random() < wanted - int(wanted))
+    neighbours = [k for k in range(len(patients) - 1) if patients[k][:2] == patients[k + 1][:2]]
+    pairs: list[tuple[int, int]] = []
+    taken: set[int] = set()
+    for k in rng.permutation(neighbours).tolist():
+        if len(pairs) == count:
+            break
+        if k not in taken and k + 1 not in taken:
+            pairs.append((k, k + 1))
+            taken.update((k, k + 1))
+    return pairs
+
+
+def _co_twin_weight(rng: np.random.Generator, first_grams: int, bw_group: int) -> int:
+    """The second twin's birth weight: near the first's, inside the pair's BW group."""
+    lo, hi = BW_GRAMS[bw_group]
+    return int(np.clip(round(first_grams * np.exp(rng.normal(0.0, TWIN_BW_SIGMA))), lo, hi))
 
 
 def _draw_ga_bw(rng: np.random.Generator, ga_group: int, bw_group: int) -> tuple[float, int]:
@@ -214,6 +261,7 @@ def split_manifest(scale: float, seed: int, per_hospital: int | None = None) -> 
     rows = []
     for plan in plan_cohort(scale, seed, per_hospital):
         patient = f"{plan.hospital}p{plan.patient_index:05d}"
-        rows.append((f"{patient}_{plan.image_index + 1:02d}", patient, plan.hospital,
-                     f"GA0{plan.ga_group + 1}", f"BW0{plan.bw_group + 1}", int(plan.tube)))
-    return pd.DataFrame(rows, columns=["case_id", "patient_id", "hospital", "ga_group", "bw_group", "tube"])
+        rows.append((f"{patient}_{plan.image_index + 1:02d}", patient, f"{plan.hospital}f{plan.family_index:05d}",
+                     plan.hospital, f"GA0{plan.ga_group + 1}", f"BW0{plan.bw_group + 1}", int(plan.tube)))
+    return pd.DataFrame(rows, columns=["case_id", "patient_id", "family_id", "hospital", "ga_group", "bw_group",
+                                       "tube"])

@@ -2,9 +2,9 @@
 reported on them separately (notes 4.6, last item).
 
 Each flag is read off the same anatomy and framing the pixels are drawn from, never drawn on
-its own, so a flag cannot disagree with the image: an in-plane rotation beyond 10 degrees, a
-lordotic projection, an absent 12th rib (11 pairs, so "last rib = T12" fails), and a babygram
-field that reaches the pelvis.
+its own, so a flag cannot disagree with the image: a rotation beyond 10 degrees (in the image
+plane, or of the baby about its long axis), a lordotic projection, an absent 12th rib (11
+pairs, so "last rib = T12" fails), and a babygram field that reaches the pelvis.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ def flags(scene: Scene, frame: Frame) -> dict[str, int]:
     l5 = scene.vertebrae["L5"]
     below_l5 = frame.to_pixels(np.array([[l5.cx, l5.cy + l5.b + PELVIS_MM]]))[0]
     return {
-        "hard_rotation": int(abs(math.degrees(frame.angle)) > ROTATION_DEG),
+        "hard_rotation": int(max(abs(math.degrees(frame.angle)), abs(scene.axial_rotation_deg)) > ROTATION_DEG),
         "hard_lordotic": int(scene.lordosis_deg >= LORDOTIC_DEG),
         "hard_11_ribs": int(scene.rib_pairs == 11),
         "hard_babygram": int(0 <= below_l5[0] <= frame.cols and 0 <= below_l5[1] <= frame.rows),

@@ -82,20 +82,37 @@ class Visit:
     weight_kg: float
 
 
-def patient(seed: int, hospital_index: int, patient_index: int) -> Patient:
-    rng = seeds.patient_rng(seed, hospital_index, patient_index, seeds.Stream.IDENTITY)
+def patient(seed: int, hospital_index: int, patient_index: int, family_index: int | None = None) -> Patient:
+    """The infant's identity. A twin (`family_index` is the first twin's patient index) has the
+    first twin's mother, surname and birth date, born 1-30 minutes later, under its own MRN and
+    given name."""
+    family_index = patient_index if family_index is None else family_index
     g = hospital_index * 100_000 + patient_index
     mrn = 1_000_000 + (g * 4_567_891 + _offset(seed, _MRN_SPAN)) % _MRN_SPAN
-    mother = 1_000_000 + (g * 5_432_107 + _offset(seed + 1, _MRN_SPAN)) % _MRN_SPAN
+    g_family = hospital_index * 100_000 + family_index
+    mother = 1_000_000 + (g_family * 5_432_107 + _offset(seed + 1, _MRN_SPAN)) % _MRN_SPAN
+    family, syllables, birth = _drawn(seeds.patient_rng(seed, hospital_index, family_index, seeds.Stream.IDENTITY))
+    if family_index != patient_index:
+        rng = seeds.patient_rng(seed, hospital_index, patient_index, seeds.Stream.IDENTITY)
+        first_twin = syllables
+        while syllables == first_twin:
+            _, syllables, _ = _drawn(rng)
+        birth += dt.timedelta(minutes=int(rng.integers(1, 31)))
+    return Patient(
+        key=f"H{hospital_index:02d}-{mrn}", mother_key=f"H{hospital_index:02d}-M{mother}", family=family,
+        given="".join(syllables), syllables=syllables, birth=birth,
+    )
+
+
+def _drawn(rng: np.random.Generator) -> tuple[str, tuple[str, str], dt.datetime]:
+    """Surname, the two syllables of the given name, and birth time (before 20:00, so a
+    second twin is born the same day)."""
     family = str(rng.choice(_FAMILIES))
     first, second = (str(s) for s in rng.choice(_SYLLABLES, size=2))
     birth = dt.datetime.combine(BASE_DATE, dt.time()) + dt.timedelta(
         days=int(rng.integers(0, 1800)), seconds=int(rng.integers(0, 20 * 3600))
     )
-    return Patient(
-        key=f"H{hospital_index:02d}-{mrn}", mother_key=f"H{hospital_index:02d}-M{mother}", family=family,
-        given=first + second, syllables=(first, second), birth=birth,
-    )
+    return family, (first, second), birth
 
 
 def staff(seed: int, hospital_index: int) -> Staff:

@@ -30,7 +30,7 @@ def attenuation(scene: Scene, frame: Frame, rng: np.random.Generator) -> np.ndar
         elif isinstance(prim, Tube):
             _tube(out, prim, frame)
         else:
-            _region(out, prim, frame, scene.lung_texture, rng)
+            _region(out, prim, frame, scene.lung_texture if prim in scene.lungs else 0.0, rng)
     return out
 
 
@@ -160,9 +160,10 @@ def _region(out: np.ndarray, region: Region, frame: Frame, texture: float, rng: 
     lo, hi = points.min(axis=0), points.max(axis=0)
     su = np.sin(np.pi * np.clip((xb - lo[0]) / (hi[0] - lo[0]), 0, 1))
     sv = np.sin(np.pi * np.clip((yb - lo[1]) / (hi[1] - lo[1]), 0, 1))
-    depth = 0.55 + 0.45 * np.sqrt(su * sv)  # thicker lung in the middle of the hemithorax
-    haze = 1 - 0.5 * texture * _smooth_noise(soft.shape, 2.0 / frame.spacing, rng)
-    _add(out, box, region.density * soft * depth * haze)
+    depth = 0.55 + 0.45 * np.sqrt(su * sv)  # thicker in the middle (of a hemithorax, a scapula)
+    if texture > 0:  # ground glass in the lungs only
+        depth = depth * (1 - 0.5 * texture * _smooth_noise(soft.shape, 2.0 / frame.spacing, rng))
+    _add(out, box, region.density * soft * depth)
 
 
 def _smooth_noise(shape: tuple[int, int], cell_px: float, rng: np.random.Generator) -> np.ndarray:

@@ -22,12 +22,13 @@ class Stream(enum.IntEnum):
     STAFF = 0x7FFF0002  # per hospital: physicians, operators, device serial
     CLINICAL = 0x7FFF0003  # per patient: GA, BW, sex, days of life
     IDENTITY = 0x7FFF0004  # per patient: name, birth date
+    FAMILY = 0x7FFF0005  # per hospital: which patients are twins
 
 
 # Image streams are split by concern so that a later change to, say, the imaging chain does
 # not reshuffle the anatomy of every image; new concerns go at the end (spawned children are
 # numbered, so the earlier streams stay as they were).
-IMAGE_CONCERNS = ("anatomy", "framing", "imaging", "texture", "noise", "header", "devices")
+IMAGE_CONCERNS = ("anatomy", "framing", "imaging", "texture", "noise", "header", "devices", "text")
 
 
 def hospital_rng(seed: int, hospital_index: int, stream: Stream) -> np.random.Generator:
