@@ -6,9 +6,9 @@ vertebral bodies (rotated, jittered quadrilaterals of ~34-46 x 25-35 px). Predic
 copies; each vertebra is good, medium or poor, or has a second blob one vertebra away ("fp_island")
 or boundary noise with holes and spurs ("ragged"), in the reference mix.
 
-Views, every implementation on every item with the call order rotated per item, so that all share
-the same machine load: ratios from one run are comparable, absolute ms depend on that load (the
-ratios still move by +-15% between runs on a busy 2-core machine):
+Views, every implementation on every item, the items taking the possible call orders in turn, so
+that all share the same machine load: ratios from one run are comparable, absolute ms depend on that
+load (the ratios still move by +-15% between runs on a busy 2-core machine):
 
 - vertebra pair / lung pair: two full-size boolean masks in, HD95 + MSD out;
 - image: a 4-class label map pair, masks extracted per class inside the timer (neovert.score_image
@@ -33,6 +33,7 @@ for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUME
 import argparse  # noqa: E402
 import csv  # noqa: E402
 import gc  # noqa: E402
+import itertools  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
 import platform  # noqa: E402
@@ -192,16 +193,21 @@ def pooled_msd(d: dict) -> float:
 # ---------------------------------------------------------------- timing
 
 def interleaved(items: list, funcs: dict) -> tuple[dict[str, list[float]], dict[str, list]]:
-    """Every function on every item, the call order rotated per item; ms and results per function.
+    """Every function on every item, the items taking all call orders in turn; ms and results per function.
 
+    All orders, not rotations of one: a call right after another on the same item finds the masks
+    in cache, and rotating (neovert, surface-distance, MONAI) gave that to surface-distance on 2 of
+    3 items and never to neovert, which always ran after MONAI, whose ~30 ms evict everything.
+    With all orders every function runs first, and right after each other one, equally often.
     The garbage collector runs between items, untimed, so that no call pays for another's garbage.
     """
     names = list(funcs)
+    orders = list(itertools.permutations(names))
     ms, results = {n: [] for n in names}, {n: [] for n in names}
     gc.disable()
     try:
         for i, args in enumerate(items):
-            for name in names[i % len(names) :] + names[: i % len(names)]:
+            for name in orders[i % len(orders)]:
                 start = time.perf_counter()
                 out = funcs[name](*args)
                 ms[name].append((time.perf_counter() - start) * 1e3)
@@ -377,7 +383,7 @@ def main() -> None:
     report = {
         "config": {"images": args.images, "sample_images": args.sample, "seed": args.seed, "quick": args.quick,
                    "shape": list(SHAPE), "spacing_mm": list(SPACING), "threads": 1,
-                   "order": "interleaved, call order rotated per item"},
+                   "order": "interleaved, all call orders in turn"},
         "versions": {"python": platform.python_version(), "neovert": version("neovert"), "numpy": np.__version__,
                      "scipy": version("scipy"), "surface-distance": version("surface-distance"),
                      "monai": version("monai"), "torch": torch.__version__},
