@@ -223,9 +223,9 @@ def _text_lines(gray: np.ndarray, pixels: np.ndarray) -> list[_Line]:
     even where a local mean loses it: white letters crossing a bright bone merge with the bone
     at any contrast margin, and a label below the display window is flat in the 8-bit image.
     A row of the contrast search whose ink is mostly one stored value is followed along that
-    value (`_pen_line`) as well; rows found again inside one already followed are skipped. The ink is looked for at two margins,
-    `LOCAL_CONTRAST` and `STRICT_CONTRAST`, as faint labels on anatomy only come apart from it at
-    the second. Other rows, of text not drawn at one value, are kept when their ink stands
+    value (`_pen_line`) as well; rows found again inside one already followed are skipped. The
+    ink is looked for at two margins, `LOCAL_CONTRAST` and `STRICT_CONTRAST`, as faint labels on
+    anatomy only come apart from it at the second. Other rows, of text not drawn at one value, are kept when their ink stands
     `LINE_CONTRAST` from the local mean: bone texture crosses `LOCAL_CONTRAST` too, in blobs that
     chain into rows, but only just."""
     # scipy's uniform_filter with its default 'reflect' edges, ten times faster straight from uint8
@@ -264,8 +264,9 @@ def _text_lines(gray: np.ndarray, pixels: np.ndarray) -> list[_Line]:
 def _pen_values(pixels: np.ndarray) -> list[int]:
     """Stored values a console may have drawn a label at: the image's extremes (labels are burned
     in at full white or black) unless a clipped background fills `PEN_EXTREME_SHARE` of the
-    image with them, and values `PEN_SPIKE` times commoner than most of their six nearest values. The histogram is taken on every other pixel of every other row: a label
-    keeps hundreds of pixels there, and the count is four times cheaper."""
+    image with them, and values `PEN_SPIKE` times commoner than most of their six nearest values.
+    The histogram is taken on every other pixel of every other row: a label keeps hundreds of
+    pixels there, and the count is four times cheaper."""
     counts = np.bincount(pixels[::2, ::2].ravel()).astype(np.float64)
     padded = np.pad(counts, 3, mode="edge")
     neighbours = np.median([padded[3 + k:len(counts) + 3 + k] for k in (-3, -2, -1, 1, 2, 3)], axis=0)
@@ -372,10 +373,14 @@ def _pen_line(gray: np.ndarray, pixels: np.ndarray, row: np.ndarray, pen: int) -
     crop = pixels[max(y0 - pad, 0):y1 + pad, max(x0 - pad, 0):x1 + pad] == pen
     if np.concatenate([crop[0], crop[-1], crop[:, 0], crop[:, -1]]).mean() > PEN_BACKGROUND:
         return None
-    band = pixels[y0:y1] == pen
-    shade = int(gray[y0:y1][band].max())  # the pen as displayed
-    near = np.abs(gray[y0:y1].astype(np.int16) - shade) <= LOCAL_CONTRAST
-    x0, x1 = _into_washout(near, x0, x1, int(PEN_GAP * cap), int(FADE * cap))
+    # only the columns the mask may grow over are looked at, not the band's whole width
+    reach = int(FADE * cap)
+    left, right = max(x0 - reach, 0), x1 + reach
+    shown = gray[y0:y1, left:right].astype(np.int16)
+    shade = int(shown[pixels[y0:y1, left:right] == pen].max())  # the pen as displayed
+    near = np.abs(shown - shade) <= LOCAL_CONTRAST
+    grown = _into_washout(near, x0 - left, x1 - left, int(PEN_GAP * cap), reach)
+    x0, x1 = grown[0] + left, grown[1] + left
     return _Line((x0, y0, x1, y1), chars, int(pen), _picture(crop, cap))
 
 
