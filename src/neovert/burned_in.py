@@ -49,7 +49,7 @@ import numpy as np
 import pydicom
 import tesserocr
 from PIL import Image
-from scipy import sparse
+from scipy import ndimage, sparse
 from scipy.sparse import csgraph
 
 # Radiographer markers and technique words that identify nobody: laterality, projection, position,
@@ -312,12 +312,12 @@ def _character_sized(boxes: np.ndarray, widest: float = 4) -> np.ndarray:
 
 def _boxes(mask: np.ndarray, connectivity: int, top: int = 0) -> np.ndarray:
     """Boxes (x0, y0, x1, y1) of the mask's connected shapes in raster order, rows shifted by `top`
-    (a band's first row). OpenCV's labelling gives the boxes in one pass, ten times faster than
-    scipy's label + find_objects on a noisy radiograph's hundred thousand specks, with the same
-    boxes in the same order."""
-    _, _, stats, _ = cv2.connectedComponentsWithStats(mask.view(np.uint8), connectivity=connectivity)
-    x, y, w, h = (stats[1:, i].astype(np.int64) for i in range(4))
-    return np.stack([x, y + top, x + w, y + h + top], axis=1)
+    (a band's first row). OpenCV labels a noisy radiograph's hundred thousand specks ten times
+    faster than scipy's `label`; its own statistics cost four times the labelling, so the boxes
+    come from scipy's `find_objects` on its labels (the same boxes, half the time in all)."""
+    _, labels = cv2.connectedComponents(mask.view(np.uint8), connectivity=connectivity)
+    boxes = [(c.start, r.start + top, c.stop, r.stop + top) for r, c in ndimage.find_objects(labels)]
+    return np.array(boxes, np.int64).reshape(-1, 4)
 
 
 def _baseline_chars(boxes: np.ndarray) -> tuple[float, int]:
