@@ -226,6 +226,10 @@ def test_mask_follows_a_label_into_an_area_washed_out_to_its_shade():
     assert burned_in._into_washout(near, 15, 30, gap=4, reach=8) == (7, 30)  # across 3 columns of a letter
     assert burned_in._into_washout(near, 15, 30, gap=2, reach=8) == (15, 30)  # too far from the label
     assert burned_in._into_washout(np.zeros((10, 40), bool), 12, 30, gap=2, reach=8) == (12, 30)
+    washed_in_parts = np.zeros((10, 60), bool)
+    washed_in_parts[:, [33, 34, 35, 38, 39, 45]] = True  # a letter's strokes break the washed area
+    assert burned_in._into_washout(washed_in_parts, 20, 30, gap=3, reach=20) == (20, 40)  # not over 40-44
+    assert burned_in._into_washout(washed_in_parts, 20, 30, gap=3, reach=9) == (20, 39)  # nor past reach
 
 
 def test_clipped_background_is_no_pen():
