@@ -122,7 +122,7 @@ def test_random_pairs_agree_with_surface_distance():
             assert ours[key] == pytest.approx(ref[key], abs=1e-9), key
         assert (ours["n_pred_px"], ours["n_truth_px"]) == (pred.sum(), truth.sum())
         if spacing[0] == spacing[1]:  # sqrt(dr² + dc²)·s against the EDT's sqrt((dr·s)² + (dc·s)²)
-            assert abs(ours["hd95_mm"] - ref["hd95_mm"]) <= 2 * np.spacing(ref["hd95_mm"])
+            assert abs(ours["hd95_mm"] - ref["hd95_mm"]) <= 4 * np.spacing(ref["hd95_mm"])  # each side rounds 1-2 ulp
         else:  # the EDT's formula: exact but where two offsets are equally near
             non_square += 1
             bit_equal += ours["hd95_mm"] == ref["hd95_mm"]
