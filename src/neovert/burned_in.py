@@ -162,7 +162,8 @@ def deny_tokens(dataset: pydicom.Dataset) -> list[str]:
     """PHI strings to look for, from the header before de-identification.
 
     Normalised to upper-case letters and digits only, as OCR loses punctuation and case; names split
-    on ^ and spaces since a film shows "DOE JOHN" or "J. DOE", and kept whole for "DOE^JOHN"; dates in the orders sites print them.
+    on ^ and spaces since a film shows "DOE JOHN" or "J. DOE", and kept whole for "DOE^JOHN";
+    dates in the orders sites print them.
     Tokens shorter than 3 characters are dropped: "JO" or "01" would match every film."""
     tokens: set[str] = set()
     for field in NAME_FIELDS + PLACE_FIELDS:
@@ -225,9 +226,9 @@ def _text_lines(gray: np.ndarray, pixels: np.ndarray) -> list[_Line]:
     A row of the contrast search whose ink is mostly one stored value is followed along that
     value (`_pen_line`) as well; rows found again inside one already followed are skipped. The
     ink is looked for at two margins, `LOCAL_CONTRAST` and `STRICT_CONTRAST`, as faint labels on
-    anatomy only come apart from it at the second. Other rows, of text not drawn at one value, are kept when their ink stands
-    `LINE_CONTRAST` from the local mean: bone texture crosses `LOCAL_CONTRAST` too, in blobs that
-    chain into rows, but only just."""
+    anatomy only come apart from it at the second. Other rows, of text not drawn at one value,
+    are kept when their ink stands `LINE_CONTRAST` from the local mean: bone texture crosses
+    `LOCAL_CONTRAST` too, in blobs that chain into rows, but only just."""
     # scipy's uniform_filter with its default 'reflect' edges, ten times faster straight from uint8
     local = cv2.boxFilter(gray, cv2.CV_32F, (LOCAL_WINDOW, LOCAL_WINDOW), borderType=cv2.BORDER_REFLECT)
     contrast = np.abs(gray - local)
@@ -283,7 +284,9 @@ def _stands_out(gray: np.ndarray, pixels: np.ndarray, box: tuple[int, int, int, 
     x0, y0, x1, y1 = box
     ink = pixels[y0:y1, x0:x1] == pen
     shown = gray[y0:y1, x0:x1]
-    return bool(ink.any() and (~ink).any()) and abs(float(shown[ink].mean()) - float(shown[~ink].mean())) >= LOCAL_CONTRAST
+    if not (ink.any() and (~ink).any()):
+        return False
+    return abs(float(shown[ink].mean()) - float(shown[~ink].mean())) >= LOCAL_CONTRAST
 
 
 def _blobs(ink: np.ndarray) -> np.ndarray:
@@ -575,7 +578,8 @@ def _patterned(line: list[tuple[int, _Word]]) -> set[int]:
             continue
         folded = raw.translate(_FOLD)
         alnum = re.sub(r"[^A-Z0-9]", "", raw)
-        if (_DATE.search(folded) or (digits >= 4 and _PART_DATE.search(folded)) or sum(c.isdigit() for c in re.sub(r"[^A-Z0-9]", "", folded)) >= 6
+        folded_digits = sum(c.isdigit() for c in re.sub(r"[^A-Z0-9]", "", folded))
+        if (_DATE.search(folded) or (digits >= 4 and _PART_DATE.search(folded)) or folded_digits >= 6
                 or (digits >= 3 and len(alnum) >= 5 and any(c.isalpha() for c in alnum))):
             hits.add(index)
     return hits
