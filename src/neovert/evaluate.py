@@ -42,7 +42,8 @@ from neovert.metrics import CLASSES, confidence_interval, score_image
 from neovert.parallel import pool_map
 from neovert.provenance import hash_files
 
-STAGE_VERSION = "4"  # 3: hard-film flags per image, by_hard_film; 4: integer distances with square pixels (values move by an ulp)
+# 3: hard-film flags per image, by_hard_film; 4: integer distances with square pixels (values move by a few ulp)
+STAGE_VERSION = "4"
 
 log = logging.getLogger(__name__)
 

@@ -44,7 +44,7 @@ the work: the code calls array methods and ufuncs directly where numpy's Python-
 here, 25-60 µs more each when the caches are cold (as after another library's call). Nearest
 corners come from the matrix of all corner-pair distances while there are few corners, else from
 a k-d tree (a lung: thousands), on integer corner offsets: with square pixels the matrix is the
-exact integer dr² + dc². Results equal ``surface-distance`` to an ulp (bit for bit on most pairs).
+exact integer dr² + dc². Results equal ``surface-distance`` to a few ulp (bit for bit on most pairs).
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ CLASSES: dict[str, int] = {"lung": 1, "T1": 2, "T7": 3, "T12": 4}
 HD_PERCENT = 95.0
 CI_Z = 1.96
 
-# Corner pairs up to which nearest corners come from the full distance matrix (1 MiB of float64)
+# Corner pairs up to which nearest corners come from the full distance matrix (at most 1 MiB)
 # instead of k-d trees: the matrix is 2-3x faster for a vertebra's few hundred corners per mask,
 # the trees win above ~350 x 350.
 BRUTE_FORCE_PAIRS = 1 << 17
@@ -243,7 +243,7 @@ def _nearest_distances(
 
     With square pixels the matrix holds the integer dr² + dc², exact and about twice as fast as
     floats, and the distance is sqrt(dr² + dc²)·s. Otherwise it is sqrt((dr·s_r)² + (dc·s_c)²),
-    the formula of scipy's EDT, bit for bit. The two agree to an ulp, and surface-distance's EDT
+    the formula of scipy's EDT, bit for bit. The two agree to a few ulp, and surface-distance's EDT
     itself picks arbitrarily among corners equally near at different offsets.
     """
     if pred.shape[1] * truth.shape[1] > BRUTE_FORCE_PAIRS:
