@@ -27,9 +27,10 @@ padded box is filled with the image's darkest displayed value (the largest store
 MONOCHROME1), so the result looks like an ordinary black label box.
 
 Text drawn at exactly the value of the region it sits on (white on a saturated area) is not in
-the pixels at all and cannot be found; nor, in practice, can text drawn at an image's extreme
-value over anatomy clipped to that value (a dark label on black air): clipped texture there is
-as flat as a pen.
+the pixels at all and cannot be found. Where such text runs out of the saturated area, its
+visible letters are shapes of the clipped value like the area's noise specks: they are looked
+for last, in places no other search found a row, so that specks and the counters of letters on
+a label box at that value do not shadow the labels found there first.
 """
 
 from __future__ import annotations
@@ -111,11 +112,19 @@ PUNCTUATION = 0.1
 # ink: the counters of letters on a label box are shapes of the box's value in a row of their own.
 PEN_BACKGROUND = 0.5
 # Candidate pens (`_pen_values`): a stored value this many times commoner than the values next to
-# it, with at least this many pixels in the every-other-pixel sample the histogram is taken on. A
-# label drawn at one mid value is such a spike on a radiograph's smooth histogram; at 3x and 20
-# pixels, 40 text-free crops of RG1, RG3 and cat.dcm gave one spike between them.
+# it in a tile this many pixels square, with at least this many pixels in the every-other-pixel
+# sample the histograms are taken on. A label drawn at one value is such a spike on its tile's
+# smooth histogram. 40 text-free crops of RG1, RG3 and cat.dcm gave 104 spikes between them (one
+# on the whole image's histogram); each costs a pass over its value, and none made a row that
+# stands out (0 of 90 text-free crops masked, bench seeds 102, 7, 2026, 11, 31337).
 PEN_SPIKE = 3
 PEN_SPIKE_PIXELS = 20
+PEN_TILE = 256
+# A pen's letters differ from the other pixels of their row by this many display levels on average
+# (`_stands_out`): specks of an extreme value in a noisy dark background chain into rows of that
+# value too, but display within a level or two of the pixels around them; a dark name on a dark
+# region stood 9.8 levels below it (seed 2026), white letters on a bright bone 16 above it.
+PEN_CONTRAST = 8
 # Widest blob of a pen's value, in heights: six touching digits of a 13 px stroke font are 4.7.
 PEN_WIDEST = 8
 # An extreme value covering more of the image than this is a clipped background (cat.dcm's black,
@@ -220,7 +229,7 @@ def _text_lines(gray: np.ndarray, pixels: np.ndarray) -> list[_Line]:
     finding the rows first and reading each alone (`_read`) is both more complete and cheaper.
 
     Labels drawn at one stored value are first looked for on that value alone (`_pen_values`):
-    the image's extremes and the histogram's spikes. On its own value a label stands apart
+    the image's extremes and its tiles' histogram spikes. On its own value a label stands apart
     even where a local mean loses it: white letters crossing a bright bone merge with the bone
     at any contrast margin, and a label below the display window is flat in the 8-bit image.
     A row of the contrast search whose ink is mostly one stored value is followed along that
@@ -228,18 +237,15 @@ def _text_lines(gray: np.ndarray, pixels: np.ndarray) -> list[_Line]:
     ink is looked for at two margins, `LOCAL_CONTRAST` and `STRICT_CONTRAST`, as faint labels on
     anatomy only come apart from it at the second. Other rows, of text not drawn at one value,
     are kept when their ink stands `LINE_CONTRAST` from the local mean: bone texture crosses
-    `LOCAL_CONTRAST` too, in blobs that chain into rows, but only just."""
+    `LOCAL_CONTRAST` too, in blobs that chain into rows, but only just. Last, labels at an
+    extreme a clipped background shares are looked for where no row was found."""
     # scipy's uniform_filter with its default 'reflect' edges, ten times faster straight from uint8
     local = cv2.boxFilter(gray, cv2.CV_32F, (LOCAL_WINDOW, LOCAL_WINDOW), borderType=cv2.BORDER_REFLECT)
     contrast = np.abs(gray - local)
+    pens = _pen_values(pixels)
     drawn: list[_Line] = []
-    for pen in _pen_values(pixels):
-        boxes = _pen_blobs(pixels, pen)
-        for group in _rows(boxes):
-            box = _extent(boxes[group])
-            if _stands_out(gray, pixels, box, pen) and not any(_overlap(box, line.box) for line in drawn):
-                line = _pen_line(gray, pixels, boxes[group], pen)
-                drawn += [line] if line is not None else []
+    for pen in (p for p, clipped in pens.items() if not clipped):
+        drawn += _pen_lines(gray, pixels, pen, drawn)
     plain: list[tuple[np.ndarray, np.ndarray]] = []
     for margin in (LOCAL_CONTRAST, STRICT_CONTRAST):
         for ink in (gray > local + margin, gray < local - margin):
@@ -258,35 +264,62 @@ def _text_lines(gray: np.ndarray, pixels: np.ndarray) -> list[_Line]:
                     drawn.append(line)
                 elif margin == LOCAL_CONTRAST and np.median(contrast[y0:y1, x0:x1][within]) >= LINE_CONTRAST:
                     plain.append((ink, row))
-    return drawn + [_line(ink, row) for ink, row in plain
-                    if not any(_overlap(_extent(row), line.box) for line in drawn)]
+    lines = drawn + [_line(ink, row) for ink, row in plain
+                     if not any(_overlap(_extent(row), line.box) for line in drawn)]
+    for pen in (p for p, clipped in pens.items() if clipped):
+        lines += _pen_lines(gray, pixels, pen, lines)
+    return lines
 
 
-def _pen_values(pixels: np.ndarray) -> list[int]:
-    """Stored values a console may have drawn a label at: the image's extremes (labels are burned
-    in at full white or black) unless a clipped background fills `PEN_EXTREME_SHARE` of the
-    image with them, and values `PEN_SPIKE` times commoner than most of their six nearest values.
-    The histogram is taken on every other pixel of every other row: a label keeps hundreds of
-    pixels there, and the count is four times cheaper."""
-    counts = np.bincount(pixels[::2, ::2].ravel()).astype(np.float64)
-    padded = np.pad(counts, 3, mode="edge")
-    neighbours = np.median([padded[3 + k:len(counts) + 3 + k] for k in (-3, -2, -1, 1, 2, 3)], axis=0)
-    spikes = np.flatnonzero((counts >= PEN_SPIKE_PIXELS) & (counts >= PEN_SPIKE * neighbours))
-    extremes = [v for v in (np.flatnonzero(counts)[[0, -1]]) if counts[v] <= PEN_EXTREME_SHARE * counts.sum()]
-    return sorted({*map(int, extremes), *map(int, spikes)})
+def _pen_lines(gray: np.ndarray, pixels: np.ndarray, pen: int, found: list[_Line]) -> list[_Line]:
+    """The labels drawn at stored value `pen` (`_pen_line`) that stand out from the pixels
+    around them (`_stands_out`) and overlap no row in `found`."""
+    lines: list[_Line] = []
+    boxes = _pen_blobs(pixels, pen)
+    for group in _rows(boxes):
+        box = _extent(boxes[group])
+        if _stands_out(gray, pixels, box, pen) and not any(_overlap(box, line.box) for line in found + lines):
+            line = _pen_line(gray, pixels, boxes[group], pen)
+            lines += [line] if line is not None else []
+    return lines
+
+
+def _pen_values(pixels: np.ndarray) -> dict[int, bool]:
+    """Stored values a console may have drawn a label at, each with whether it is a clipped
+    extreme. The image's extremes are candidates (labels are burned in at full white or black),
+    and so are values `PEN_SPIKE` times commoner than most of their six nearest values in some
+    `PEN_TILE` square: a label is a spike on its own tile's histogram even where the whole
+    image's drowns it (a dark label on a dark region, where the image's darker regions hold
+    its value too: seeds 7 and 2026). An extreme filling `PEN_EXTREME_SHARE` of the image is a
+    clipped background as well (`_text_lines` looks there last). Histograms are taken on every
+    other pixel of every other row: a label keeps hundreds of pixels there, and the count is
+    four times cheaper; one band of tiles at a time, so each count fits in cache."""
+    sample = pixels[::2, ::2]
+    side = PEN_TILE // 2
+    width = int(sample.max()) + 7  # a tile's histogram, with three empty bins on each side
+    offsets = np.arange(sample.shape[1]) // side * width + 3
+    spikes: set[int] = set()
+    for top in range(0, sample.shape[0], side):
+        counts = np.bincount((sample[top:top + side] + offsets).ravel(), minlength=int(offsets[-1]) + width)
+        common = np.flatnonzero(counts >= PEN_SPIKE_PIXELS)
+        neighbours = np.median([counts[common + k] for k in (-3, -2, -1, 1, 2, 3)], axis=0)
+        spikes.update((common[counts[common] >= PEN_SPIKE * neighbours] % width - 3).tolist())
+    whole = np.bincount(sample.ravel())
+    low, high = (int(v) for v in np.flatnonzero(whole)[[0, -1]])
+    pens = dict.fromkeys(spikes - {low, high}, False)
+    pens.update({v: bool(whole[v] > PEN_EXTREME_SHARE * sample.size) for v in (low, high)})
+    return dict(sorted(pens.items()))
 
 
 def _stands_out(gray: np.ndarray, pixels: np.ndarray, box: tuple[int, int, int, int], pen: int) -> bool:
-    """Whether the pen's pixels in `box` differ from the others there by `LOCAL_CONTRAST` display
-    levels on average: specks of an extreme value in a noisy dark background chain into rows of
-    that value too, but display within a level or two of the pixels around them, while white
-    letters on a bright bone stand 16 levels above it (seed 2026)."""
+    """Whether the pen's pixels in `box` differ from the others there by `PEN_CONTRAST` display
+    levels on average: rows of letters do, rows of noise specks at one value do not."""
     x0, y0, x1, y1 = box
     ink = pixels[y0:y1, x0:x1] == pen
     shown = gray[y0:y1, x0:x1]
     if not (ink.any() and (~ink).any()):
         return False
-    return abs(float(shown[ink].mean()) - float(shown[~ink].mean())) >= LOCAL_CONTRAST
+    return abs(float(shown[ink].mean()) - float(shown[~ink].mean())) >= PEN_CONTRAST
 
 
 def _blobs(ink: np.ndarray) -> np.ndarray:

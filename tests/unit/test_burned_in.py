@@ -232,11 +232,40 @@ def test_mask_follows_a_label_into_an_area_washed_out_to_its_shade():
     assert burned_in._into_washout(washed_in_parts, 20, 30, gap=3, reach=9) == (20, 39)  # nor past reach
 
 
-def test_clipped_background_is_no_pen():
-    """cat.dcm's black surround (9% of its pixels at 0, in noise) is no label's value; its specks
-    chain into rows at that value, which would each be read and masked."""
+def test_clipped_background_is_a_pen_of_last_resort():
+    """cat.dcm's black surround (9% of its pixels at 0, in noise) is flagged clipped: its specks
+    chain into rows at that value, looked at only where no other search found a row."""
     pixels, _ = cat()
-    assert 0 not in burned_in._pen_values(pixels) and int(pixels.max()) in burned_in._pen_values(pixels)
+    pens = burned_in._pen_values(pixels)
+    assert pens[0] is True and pens[int(pixels.max())] is False
+
+
+def test_label_spikes_on_its_tile_where_the_whole_histogram_drowns_it():
+    """A dark label on a dark region whose value the image's darker half holds all over: no spike
+    on the image's histogram, a clear one on its own tile's (seed 7 of the recall bench)."""
+    rng = np.random.default_rng(11)
+    pixels = np.where(np.arange(1400) < 700, rng.normal(16, 5, (1200, 1400)), rng.normal(60, 5, (1200, 1400)))
+    pixels = np.clip(pixels, 1, 4000).astype(np.uint16)
+    canvas = Image.new("L", (1400, 1200), 0)
+    ImageDraw.Draw(canvas).text((900, 500), "MERCY CHILDRENS", fill=255, font=font(30, "dejavu"))
+    pixels[np.asarray(canvas) > 96] = 16
+    whole = np.bincount(pixels[::2, ::2].ravel())
+    assert whole[16] < burned_in.PEN_SPIKE * np.median(whole[[13, 14, 15, 17, 18, 19]])
+    assert burned_in._pen_values(pixels).get(16) is False
+
+
+def test_label_running_into_a_saturated_area_is_masked():
+    """White text at the value of the saturated area it runs into: its visible half, white on
+    near-white, is shapes of the clipped value found last; its hidden half goes with it."""
+    pixels, mono1 = synthetic()
+    pixels[:, :500] = 4095  # an overexposed edge, 36% of the image
+    pixels[:, 500:900] = np.clip(4000 + np.random.default_rng(5).normal(0, 12, (1200, 400)), 0, 4094)
+    before = pixels.copy()
+    words = plant(pixels, mono1, "L. DUBOIS 25.07.2018", (380, 600), font(26, "dejavu"))
+    assert burned_in._pen_values(pixels)[4095] is True
+    out = burned_in.scrub(pixels, ["DUBOIS"], mono1)
+    changed = pixels != before
+    assert np.all(out.pixels[changed] == out.pixels.min()) and out.doubtful == 0
 
 
 @pytest.mark.parametrize("image", [rg1, cat, synthetic],
