@@ -8,7 +8,11 @@ Rates are files per second per core; the reference rates come from the same proc
 files, so the ratios hold on a busy machine:
 
 - dicognito: header-only de-identification (read, anonymize, write), the fastest anchor;
-- raw decoder: pydicom + pylibjpeg decoding the JPEG 2000 files, the floor for that syntax.
+- raw decoder: pydicom + pylibjpeg decoding the JPEG 2000 files, the floor for that syntax;
+- conversion floor: read, decode and write `.nii` with no de-identification at all, the most any
+  de-identifier writing `.nii` could reach here; and that floor plus the least a search for
+  burned-in text costs, one pass of `burned_in`'s (display window, local mean, connected shapes
+  of one ink mask at full resolution) where the search makes four.
 
 Writes benchmarks/deid_speed.json. Usage: python bench/deid_speed.py [--copies N]
 """
@@ -21,11 +25,14 @@ import tempfile
 import time
 from pathlib import Path
 
+import cv2
 import pandas as pd
 import pydicom
 from pydicom.data import get_testdata_file
 
+from neovert import burned_in
 from neovert.deid import deid_folder
+from neovert.io import write_image
 from neovert.deid.clinical import CLINICAL_COLUMNS
 from neovert.pseudonym import create_key, load_key
 from neovert.strip import strip_hospital
@@ -75,6 +82,20 @@ def decoder_seconds(files: list[Path]) -> float:
     return timed(lambda: [pydicom.dcmread(path).pixel_array for path in files])
 
 
+def floor_seconds(files: list[Path], out: Path, search: bool) -> float:
+    def run():
+        for path in files:
+            dataset = pydicom.dcmread(path)
+            pixels = dataset.pixel_array
+            write_image(out / f"{path.stem}.nii", pixels, (0.143, 0.143))
+            if search:
+                gray = burned_in._display(pixels, dataset.PhotometricInterpretation == "MONOCHROME1")
+                local = cv2.boxFilter(gray, cv2.CV_32F, (burned_in.LOCAL_WINDOW,) * 2, borderType=cv2.BORDER_REFLECT)
+                with burned_in._one_thread():  # as the stage runs it: one core
+                    burned_in._boxes(gray > local + burned_in.LOCAL_CONTRAST, connectivity=4)
+    return timed(run)
+
+
 def measure(kind: str, copies: int, root: Path, key: bytes) -> dict:
     folder = root / kind
     (folder / "in").mkdir(parents=True)
@@ -90,6 +111,9 @@ def measure(kind: str, copies: int, root: Path, key: bytes) -> dict:
     (folder / "dicognito").mkdir()
     result["dicognito_s"] = dicognito_seconds(files, folder / "dicognito")
     result["decoder_s"] = decoder_seconds(files)
+    (folder / "floor").mkdir()
+    result["floor_s"] = floor_seconds(files, folder / "floor", search=False)
+    result["floor_one_labelling_s"] = floor_seconds(files, folder / "floor", search=True)
     one = result["deid_s_1_workers"] + result["strip_s_1_workers"]
     result["nii_gz_strip_s_1_worker"] = timed(lambda: strip_hospital(folder / "deid1", folder / "gz"))
     result["files_per_s_per_core"] = len(files) / one
@@ -97,6 +121,8 @@ def measure(kind: str, copies: int, root: Path, key: bytes) -> dict:
     result["deid_only_files_per_s_per_core"] = len(files) / result["deid_s_1_workers"]
     result["dicognito_files_per_s"] = len(files) / result["dicognito_s"]
     result["decoder_files_per_s"] = len(files) / result["decoder_s"]
+    result["floor_files_per_s"] = len(files) / result["floor_s"]
+    result["floor_one_labelling_files_per_s"] = len(files) / result["floor_one_labelling_s"]
     result["ratio_to_dicognito"] = result["dicognito_s"] / one
     result["ratio_to_decoder"] = result["decoder_s"] / one
     result["speedup_2_workers"] = one / (result["deid_s_2_workers"] + result["strip_s_2_workers"])
