@@ -22,9 +22,10 @@ What is read is sorted into three kinds:
   blob rows stand too little out of the anatomy to be read.
 
 Privacy comes first for labels drawn at one value: such a row is masked unless every word of it
-is a marker read with confidence, so a name OCR misreads goes too. A masked row goes whole: its
-padded box is filled with the image's darkest displayed value (the largest stored value for
-MONOCHROME1), so the result looks like an ordinary black label box.
+is a marker read with confidence (at a second scale if the first reading is unsure), so a name
+OCR misreads goes too. A masked row goes whole: its padded box is filled with the image's
+darkest displayed value (the largest stored value for MONOCHROME1), so the result looks like an
+ordinary black label box.
 
 Text drawn at exactly the value of the region it sits on (white on a saturated area) is not in
 the pixels at all and cannot be found. Where such text runs out of the saturated area, its
@@ -82,6 +83,9 @@ GAP = 1.0
 LINE_CONTRAST = 30
 # Character height tesseract is given each row at (`_line`).
 OCR_CAP = 40
+# The second reading's cap height for a row read as markers only but not surely: at 28 px
+# tesseract was sure of an "ERECT" it read at 60 at 40 px (seed 7).
+RECHECK_CAP = 28
 # A row tesseract cannot read is doubtful only with this many character blobs on its baseline:
 # two or three blobs in a row are as often a fleck of noise as a short word.
 DOUBT_CHARS = 4
@@ -205,7 +209,11 @@ def scrub(pixels: np.ndarray, deny: list[str], monochrome1: bool) -> Scrub:
         markers = [w for _, w in read if _marker(_norm(w.text))]
         phi.update(i for i, w in read if w.conf >= SURE_UNLISTED and sum(c.isalpha() for c in _norm(w.text)) >= 3
                    and not _marker(_norm(w.text)))
-        benign = bool(read) and all(_marker(_norm(w.text)) and w.conf >= SURE for _, w in read)
+        benign = _benign(read)
+        if not benign and read and all(_marker(_norm(w.text)) for _, w in read):
+            # tesseract's confidence swings with scale: a row read as markers only, but not surely,
+            # gets a second reading at `RECHECK_CAP` px characters and is kept if that one is sure
+            benign = _benign(_read(line, RECHECK_CAP / OCR_CAP))
         if phi or (line.pen is not None and not benign):
             # OCR may split or drop letters of a row, and its word boxes on the scaled crop are
             # loose: a row that holds any PHI goes whole; so does a label drawn at one value that
@@ -528,12 +536,17 @@ def _tesseract() -> tesserocr.PyTessBaseAPI:
     return tesserocr.PyTessBaseAPI(path=f"{tessdata()}/", lang="eng", psm=tesserocr.PSM.SINGLE_LINE)
 
 
-def _read(line: _Line) -> list[tuple[int, _Word]]:
-    """The line's words as tesseract reads them, with its confidence (0-100) in each. Words are
-    walked one by one rather than through MapWordConfidences, which prints to stderr for every
-    word box without text (noise rows are full of them)."""
+def _read(line: _Line, scale: float = 1.0) -> list[tuple[int, _Word]]:
+    """The line's words as tesseract reads them in its picture resized by `scale`, with its
+    confidence (0-100) in each. Words are walked one by one rather than through
+    MapWordConfidences, which prints to stderr for every word box without text (noise rows are
+    full of them)."""
+    picture = line.picture
+    if scale != 1.0:
+        size = (max(int(picture.width * scale), 1), max(int(picture.height * scale), 1))
+        picture = picture.resize(size, Image.Resampling.BILINEAR)
     engine = _tesseract()
-    engine.SetImage(line.picture)
+    engine.SetImage(picture)
     engine.Recognize()
     words = []
     for word in tesserocr.iterate_level(engine.GetIterator(), tesserocr.RIL.WORD):
@@ -545,6 +558,11 @@ def _read(line: _Line) -> list[tuple[int, _Word]]:
             # whole points, as tesseract's own TSV output gives them: the thresholds were set on those
             words.append(_Word(text.upper(), float(int(word.Confidence(tesserocr.RIL.WORD)))))
     return list(enumerate(words))
+
+
+def _benign(read: list[tuple[int, _Word]]) -> bool:
+    """Whether a row reads as benign markers only, each read with confidence."""
+    return bool(read) and all(_marker(_norm(w.text)) and w.conf >= SURE for _, w in read)
 
 
 def _marker(text: str) -> bool:

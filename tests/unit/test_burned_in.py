@@ -268,6 +268,17 @@ def test_label_running_into_a_saturated_area_is_masked():
     assert np.all(out.pixels[changed] == out.pixels.min()) and out.doubtful == 0
 
 
+def test_row_read_unsurely_as_markers_is_read_again_at_another_scale():
+    """The picture OCR got of "ERECT" beside a fleck of its own value (recall bench, seed 7):
+    tesseract reads "ERECT:" at 60 with 40 px characters, masked as a label not surely benign;
+    with `RECHECK_CAP` px characters it reads "ERECT" at 87, and the marker is kept."""
+    with Image.open(Path(__file__).parent / "data" / "erect_unsure.png") as picture:
+        line = burned_in._Line((0, 0, 1, 1), 5, 990, picture.copy())
+    first = burned_in._read(line)
+    assert all(burned_in._marker(burned_in._norm(w.text)) for _, w in first) and not burned_in._benign(first)
+    assert burned_in._benign(burned_in._read(line, burned_in.RECHECK_CAP / burned_in.OCR_CAP))
+
+
 @pytest.mark.parametrize("image", [rg1, cat, synthetic],
                          ids=["RG1-mono1", "cat-mono2", "synthetic"])
 def test_image_without_text_unchanged(image):

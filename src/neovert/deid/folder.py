@@ -35,7 +35,7 @@ from neovert.parallel import pool_map
 from neovert.pseudonym import Pseudonymizer
 from neovert.rasterize.formats import AnnotationError, open_annotations
 
-STAGE_VERSION = "6"  # 5: family_id pseudonym in cases.tsv; 6: burned-in search on tile spikes and clipped extremes
+STAGE_VERSION = "7"  # 6: burned-in search on tile spikes and clipped extremes; 7: unsure marker rows read twice
 log = logging.getLogger(__name__)
 
 METHOD_CODES = {"113100": "Basic Application Confidentiality Profile", "113101": "Clean Pixel Data Option",
