@@ -25,15 +25,14 @@ import tempfile
 import time
 from pathlib import Path
 
-import cv2
 import pandas as pd
 import pydicom
 from pydicom.data import get_testdata_file
 
 from neovert import burned_in
 from neovert.deid import deid_folder
-from neovert.io import write_image
 from neovert.deid.clinical import CLINICAL_COLUMNS
+from neovert.io import write_image
 from neovert.pseudonym import create_key, load_key
 from neovert.strip import strip_hospital
 
@@ -90,9 +89,8 @@ def floor_seconds(files: list[Path], out: Path, search: bool) -> float:
             write_image(out / f"{path.stem}.nii", pixels, (0.143, 0.143))
             if search:
                 gray = burned_in._display(pixels, dataset.PhotometricInterpretation == "MONOCHROME1")
-                local = cv2.boxFilter(gray, cv2.CV_32F, (burned_in.LOCAL_WINDOW,) * 2, borderType=cv2.BORDER_REFLECT)
                 with burned_in._one_thread():  # as the stage runs it: one core
-                    burned_in._boxes(gray > local + burned_in.LOCAL_CONTRAST, connectivity=4)
+                    burned_in._boxes(gray > burned_in._local_mean(gray) + burned_in.LOCAL_CONTRAST, connectivity=4)
     return timed(run)
 
 

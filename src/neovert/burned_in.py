@@ -210,9 +210,9 @@ def scrub(pixels: np.ndarray, deny: list[str], monochrome1: bool) -> Scrub:
         phi.update(i for i, w in read if w.conf >= SURE_UNLISTED and sum(c.isalpha() for c in _norm(w.text)) >= 3
                    and not _marker(_norm(w.text)))
         benign = _benign(read)
-        if not benign and read and all(_marker(_norm(w.text)) for _, w in read):
-            # tesseract's confidence swings with scale: a row read as markers only, but not surely,
-            # gets a second reading at `RECHECK_CAP` px characters and is kept if that one is sure
+        if line.pen is not None and not phi and not benign and read and len(markers) == len(read):
+            # tesseract's confidence swings with scale: a label read as markers only, but not
+            # surely, gets a second reading at `RECHECK_CAP` px characters, kept if that one is sure
             benign = _benign(_read(line, RECHECK_CAP / OCR_CAP))
         if phi or (line.pen is not None and not benign):
             # OCR may split or drop letters of a row, and its word boxes on the scaled crop are
@@ -247,8 +247,7 @@ def _text_lines(gray: np.ndarray, pixels: np.ndarray) -> list[_Line]:
     are kept when their ink stands `LINE_CONTRAST` from the local mean: bone texture crosses
     `LOCAL_CONTRAST` too, in blobs that chain into rows, but only just. Last, labels at an
     extreme a clipped background shares are looked for where no row was found."""
-    # scipy's uniform_filter with its default 'reflect' edges, ten times faster straight from uint8
-    local = cv2.boxFilter(gray, cv2.CV_32F, (LOCAL_WINDOW, LOCAL_WINDOW), borderType=cv2.BORDER_REFLECT)
+    local = _local_mean(gray)
     contrast = np.abs(gray - local)
     pens = _pen_values(pixels)
     drawn: list[_Line] = []
@@ -277,6 +276,12 @@ def _text_lines(gray: np.ndarray, pixels: np.ndarray) -> list[_Line]:
     for pen in (p for p, clipped in pens.items() if clipped):
         lines += _pen_lines(gray, pixels, pen, lines)
     return lines
+
+
+def _local_mean(gray: np.ndarray) -> np.ndarray:
+    """Mean of the `LOCAL_WINDOW` square around each pixel, as float32: scipy's uniform_filter
+    with its default 'reflect' edges, ten times faster straight from uint8."""
+    return cv2.boxFilter(gray, cv2.CV_32F, (LOCAL_WINDOW, LOCAL_WINDOW), borderType=cv2.BORDER_REFLECT)
 
 
 def _pen_lines(gray: np.ndarray, pixels: np.ndarray, pen: int, found: list[_Line]) -> list[_Line]:
@@ -495,13 +500,16 @@ def _line(ink: np.ndarray, boxes: np.ndarray) -> _Line:
 def _picture(crop: np.ndarray, cap: float) -> Image.Image:
     """Ink as black on white, scaled to `OCR_CAP` px characters with a white margin (tesseract
     reads lines best at 30-50 px)."""
-    picture = Image.fromarray(np.where(crop, 0, 255).astype(np.uint8))
-    scale = OCR_CAP / cap
-    picture = picture.resize((max(int(picture.width * scale), 1), max(int(picture.height * scale), 1)),
-                             Image.Resampling.BILINEAR)
+    picture = _scaled(Image.fromarray(np.where(crop, 0, 255).astype(np.uint8)), OCR_CAP / cap)
     framed = Image.new("L", (picture.width + 40, picture.height + 40), 255)
     framed.paste(picture, (20, 20))
     return framed
+
+
+def _scaled(picture: Image.Image, scale: float) -> Image.Image:
+    """`picture` resized by `scale`, at least one pixel each way."""
+    size = (max(int(picture.width * scale), 1), max(int(picture.height * scale), 1))
+    return picture.resize(size, Image.Resampling.BILINEAR)
 
 
 @contextlib.contextmanager
@@ -541,12 +549,8 @@ def _read(line: _Line, scale: float = 1.0) -> list[tuple[int, _Word]]:
     confidence (0-100) in each. Words are walked one by one rather than through
     MapWordConfidences, which prints to stderr for every word box without text (noise rows are
     full of them)."""
-    picture = line.picture
-    if scale != 1.0:
-        size = (max(int(picture.width * scale), 1), max(int(picture.height * scale), 1))
-        picture = picture.resize(size, Image.Resampling.BILINEAR)
     engine = _tesseract()
-    engine.SetImage(picture)
+    engine.SetImage(line.picture if scale == 1.0 else _scaled(line.picture, scale))
     engine.Recognize()
     words = []
     for word in tesserocr.iterate_level(engine.GetIterator(), tesserocr.RIL.WORD):
